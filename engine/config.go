@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/luaws/luaws/engine/serializer"
+)
+
+// Config configures a [Server]. The zero value of each field means its
+// documented default.
+type Config struct {
+	// Logger receives the server's logs. Nil discards them.
+	Logger *slog.Logger
+	// ShutdownTimeout bounds [Server.Shutdown] when its context has no
+	// deadline. Defaults to 10 s.
+	ShutdownTimeout time.Duration
+	// HandshakeTimeout bounds reading the upgrade request. Defaults to 10 s.
+	HandshakeTimeout time.Duration
+	// MaxConnections caps open connections over all mounts; 0 means no cap.
+	MaxConnections int
+	// MaxConnectionsPerAddr caps open connections per client IP over all
+	// mounts; 0 means no cap.
+	MaxConnectionsPerAddr int
+	// TLSConfig, when set, makes Serve speak TLS (wss://).
+	TLSConfig *tls.Config
+	// Mounts lists the WebSocket endpoints. At least one is required.
+	Mounts []MountConfig
+}
+
+// MountConfig configures one WebSocket endpoint.
+type MountConfig struct {
+	// Path is where the endpoint is mounted, e.g. "/ws". A path ending in "/"
+	// takes every path below it, as with http.ServeMux. Defaults to "/ws".
+	Path string
+	// Handler is the application. Required.
+	Handler Handler
+	// Serializer names the wire format: "none" (default) or "json".
+	Serializer string
+	// Subprotocols lists the subprotocols this mount speaks, in preference
+	// order, used when the handshake does not pick one.
+	Subprotocols []string
+	// AllowedOrigins lists origins allowed to connect ("https://example.com",
+	// or "*" for any). Empty means same host only; requests without an Origin
+	// header (non-browser clients) are always allowed.
+	AllowedOrigins []string
+	// MaxMessageSize is the largest message accepted, in bytes; larger ones
+	// close the connection with 1009. Defaults to 1 MiB.
+	MaxMessageSize int64
+	// SendQueueSize is how many messages may wait for one connection's
+	// writer before it is closed as a slow consumer with 1008. Defaults to 1024.
+	SendQueueSize int
+	// WriteTimeout bounds one batch of writes to a connection. Defaults to 10 s.
+	WriteTimeout time.Duration
+	// PingInterval is how often a ping is sent. Defaults to 30 s; negative
+	// turns keepalive off.
+	PingInterval time.Duration
+	// PongTimeout is how long after a ping the pong may take before the
+	// connection is dropped. Defaults to 10 s.
+	PongTimeout time.Duration
+	// CloseTimeout is how long to wait for the peer's close frame after
+	// sending ours. Defaults to 3 s.
+	CloseTimeout time.Duration
+	// Compression offers permessage-deflate to clients that ask for it.
+	Compression bool
+	// ReadBufferSize is the size of each connection's read buffer. Defaults to 1 KiB.
+	ReadBufferSize int
+}
+
+// Defaults used by [MountConfig].
+const (
+	DefaultMountPath      = "/ws"
+	DefaultMaxMessageSize = 1 << 20
+	DefaultSendQueueSize  = 1024
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultPingInterval   = 30 * time.Second
+	DefaultPongTimeout    = 10 * time.Second
+	DefaultCloseTimeout   = 3 * time.Second
+	DefaultReadBufferSize = 1024
+)
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	return c
+}
+
+func (c MountConfig) withDefaults() MountConfig {
+	if c.Path == "" {
+		c.Path = DefaultMountPath
+	}
+	if c.Serializer == "" {
+		c.Serializer = serializer.None
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.SendQueueSize <= 0 {
+		c.SendQueueSize = DefaultSendQueueSize
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = DefaultPongTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	return c
+}
+
+func (c MountConfig) validate() error {
+	if !strings.HasPrefix(c.Path, "/") {
+		return fmt.Errorf("mount path %q must start with /", c.Path)
+	}
+	if c.Handler == nil {
+		return errors.New("mount " + c.Path + ": no handler")
+	}
+	if _, err := serializer.Lookup(c.Serializer); err != nil {
+		return fmt.Errorf("mount %s: %w", c.Path, err)
+	}
+	return nil
+}

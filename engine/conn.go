@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// Errors returned by [Conn] methods.
+var (
+	// ErrClosed means the connection is closing or closed; nothing was queued.
+	ErrClosed = errors.New("engine: connection closed")
+	// ErrSlowConsumer means the send queue was full; the connection is being
+	// closed with 1008.
+	ErrSlowConsumer = errors.New("engine: send queue full")
+)
+
+const (
+	stateOpen int32 = iota
+	stateClosing
+	stateClosed
+)
+
+// Conn is one WebSocket connection. It is safe to call Conn's methods
+// concurrently from any goroutine; none of them block on the network.
+type Conn struct {
+	id          uint64
+	mount       *Mount
+	ws          *websocket.Conn
+	req         *Request
+	subprotocol string
+	data        *Data
+	log         *slog.Logger
+	opened      time.Time
+	attached    atomic.Value
+	state       atomic.Int32 // changed only with mu held
+
+	mu          sync.Mutex
+	queue       []frame // waiting for the writer
+	spare       []frame // the writer's last batch, reused
+	writing     bool    // a writer goroutine is running
+	wake        chan struct{}
+	closeCode   int // set when the server starts the close (Close, abort); 0 otherwise
+	closeReason string
+	pingTimer   *time.Timer // keepalive; guarded by mu
+}
+
+// frame is one queued outgoing message.
+type frame struct {
+	typ  int
+	data []byte
+	pm   *websocket.PreparedMessage
+}
+
+// ID returns the connection id: 1 for the server's first connection, never reused.
+func (c *Conn) ID() uint64 { return c.id }
+
+// Request returns the upgrade request.
+func (c *Conn) Request() *Request { return c.req }
+
+// Subprotocol returns the negotiated subprotocol, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Data returns the connection's key/value store.
+func (c *Conn) Data() *Data { return c.data }
+
+// Mount returns the mount the connection belongs to.
+func (c *Conn) Mount() *Mount { return c.mount }
+
+// Logger returns the connection's logger (mount and conn attributes set).
+func (c *Conn) Logger() *slog.Logger { return c.log }
+
+// Attach stores a value for the handler's own use (e.g. its per-connection
+// state). Attach before or in Open; read with [Conn.Attached].
+func (c *Conn) Attach(v any) { c.attached.Store(v) }
+
+// Attached returns the value given to [Conn.Attach], or nil.
+func (c *Conn) Attached() any { return c.attached.Load() }
+
+// Open reports whether the connection is open: not closing, not closed.
+func (c *Conn) Open() bool { return c.state.Load() == stateOpen }
+
+// Send queues a data message (websocket.TextMessage or BinaryMessage).
+// It returns [ErrClosed] if the connection is closing, and
+// [ErrSlowConsumer] if the queue is full, in which case the connection is
+// closed with 1008.
+func (c *Conn) Send(messageType int, data []byte) error {
+	return c.enqueue(frame{typ: messageType, data: data})
+}
+
+// SendPrepared queues a prepared message, as a broadcast does: the frame
+// is encoded once for every recipient.
+func (c *Conn) SendPrepared(pm *websocket.PreparedMessage) error {
+	return c.enqueue(frame{pm: pm})
+}
+
+// Ping queues a ping; the payload is cut to 125 bytes.
+func (c *Conn) Ping(payload []byte) error {
+	if len(payload) > 125 {
+		payload = payload[:125]
+	}
+	return c.enqueue(frame{typ: websocket.PingMessage, data: payload})
+}
+
+// Close starts the close handshake: messages already queued are sent, then
+// a close frame with code and reason (cut to 123 bytes). The handler's Close
+// runs when the peer answers or after MountConfig.CloseTimeout. Closing a
+// closing connection does nothing.
+func (c *Conn) Close(code int, reason string) {
+	reason = cutReason(reason)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateOpen {
+		return
+	}
+	c.state.Store(stateClosing)
+	c.closeCode, c.closeReason = code, reason
+	c.queue = append(c.queue, frame{typ: websocket.CloseMessage, data: websocket.FormatCloseMessage(code, reason)})
+	c.kickLocked()
+}
+
+// abort closes the connection without waiting for queued messages: the
+// close frame is tried once, briefly, then the socket is closed.
+func (c *Conn) abort(code int, reason string) {
+	c.mu.Lock()
+	if c.state.Load() != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state.Store(stateClosing)
+	c.closeCode, c.closeReason = code, cutReason(reason)
+	c.queue = nil
+	c.mu.Unlock()
+	go func() {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		_ = c.ws.NetConn().Close()
+	}()
+}
+
+func (c *Conn) enqueue(f frame) error {
+	c.mu.Lock()
+	if c.state.Load() != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.mount.cfg.SendQueueSize {
+		c.mu.Unlock()
+		c.log.Warn("slow consumer", LogKeyError, ErrSlowConsumer)
+		c.abort(websocket.ClosePolicyViolation, "send queue full")
+		return ErrSlowConsumer
+	}
+	c.queue = append(c.queue, f)
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// kickLocked makes sure a writer will see the queue. c.mu must be held.
+func (c *Conn) kickLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// serve is the connection's reader goroutine: Open, every Message, Close.
+func (c *Conn) serve(done func()) {
+	defer done()
+	h := c.mount.cfg.Handler
+	c.startKeepalive()
+	c.log.Info("connection opened", LogKeyRemoteAddr, c.req.RemoteAddr, LogKeyPath, c.req.Path)
+	c.guard("Open", func() { h.Open(c) })
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.finish(err)
+			return
+		}
+		if c.state.Load() != stateOpen {
+			continue // closing: drain until the peer's close frame
+		}
+		if typ == websocket.TextMessage && !utf8.Valid(data) {
+			c.log.Warn("invalid utf-8 in text message")
+			c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
+			continue
+		}
+		c.guard("Message", func() { h.Message(c, Message{Type: typ, Data: data}) })
+	}
+}
+
+// guard runs a handler method. A panic is logged and closes the connection
+// with 1011, as net/http recovers a panicking handler: the server and every
+// other connection go on.
+func (c *Conn) guard(method string, f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("handler panicked", "method", method, LogKeyError, v, "stack", string(debug.Stack()))
+			c.Close(websocket.CloseInternalServerErr, "internal server error")
+		}
+	}()
+	f()
+}
+
+// finish ends the connection after the reader stopped with err.
+func (c *Conn) finish(err error) {
+	c.mu.Lock()
+	c.state.Store(stateClosed)
+	code, reason := c.closeCode, c.closeReason
+	c.queue = nil
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	c.mu.Unlock()
+
+	if code == 0 {
+		// The server did not start the close (a failed write does not
+		// count): the peer's close frame or the read error decides.
+		code, reason = closeStatus(err)
+	}
+	_ = c.ws.NetConn().Close()
+	c.mount.remove(c)
+	c.log.Info("connection closed", LogKeyCode, code, LogKeyReason, reason,
+		LogKeyDuration, time.Since(c.opened).Round(time.Millisecond))
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("handler panicked", "method", "Close", LogKeyError, v, "stack", string(debug.Stack()))
+		}
+	}()
+	c.mount.cfg.Handler.Close(c, code, reason)
+}
+
+// closeStatus maps the reader's final error to a close code and reason
+// when the server did not start the close.
+func closeStatus(err error) (int, string) {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		return ce.Code, ce.Text
+	case errors.Is(err, websocket.ErrReadLimit):
+		return websocket.CloseMessageTooBig, "message too big"
+	case errors.As(err, &ne):
+		if ne.Timeout() {
+			return websocket.CloseAbnormalClosure, "no pong within pong_timeout"
+		}
+	case strings.HasPrefix(err.Error(), "websocket: "):
+		// gorilla's protocol errors (bad frame, bad close frame) are plain
+		// errors, after it has sent a 1002 close frame itself.
+		return websocket.CloseProtocolError, cutReason(strings.TrimPrefix(err.Error(), "websocket: "))
+	}
+	return websocket.CloseAbnormalClosure, ""
+}
+
+// cutReason cuts a close reason to the 123 bytes a close frame can carry,
+// on a rune boundary so that the frame stays valid UTF-8.
+func cutReason(reason string) string {
+	const maxReason = 123 // 125-byte control payload minus the 2-byte code
+	if len(reason) <= maxReason {
+		return reason
+	}
+	reason = reason[:maxReason]
+	for len(reason) > 0 && !utf8.ValidString(reason) {
+		reason = reason[:len(reason)-1]
+	}
+	return reason
+}
+
+func (c *Conn) startKeepalive() {
+	cfg := c.mount.cfg
+	if cfg.PingInterval < 0 {
+		return
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PingInterval + cfg.PongTimeout))
+	c.ws.SetPongHandler(func(string) error {
+		// Under mu, so that a pong cannot push the read deadline past the
+		// CloseTimeout the writer sets once our close frame is out.
+		c.mu.Lock()
+		if c.state.Load() == stateOpen {
+			_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PingInterval + cfg.PongTimeout))
+		}
+		c.mu.Unlock()
+		return nil
+	})
+	// Under mu: the timer may fire before AfterFunc has returned.
+	c.mu.Lock()
+	c.pingTimer = time.AfterFunc(cfg.PingInterval, c.keepalive)
+	c.mu.Unlock()
+}
+
+func (c *Conn) keepalive() {
+	if c.state.Load() != stateOpen {
+		return
+	}
+	cfg := c.mount.cfg
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
+		_ = c.ws.NetConn().Close()
+		return
+	}
+	c.mu.Lock()
+	if c.state.Load() == stateOpen {
+		c.pingTimer.Reset(cfg.PingInterval)
+	}
+	c.mu.Unlock()
+}

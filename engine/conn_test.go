@@ -1,0 +1,428 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine"
+)
+
+func TestIDs(t *testing.T) {
+	rec := newRecorder()
+	rec.onOpen = func(c *engine.Conn) { _ = c.Send(websocket.TextMessage, []byte(strconv.FormatUint(c.ID(), 10))) }
+	cfg := engine.Config{Mounts: []engine.MountConfig{{Path: "/a", Handler: rec}, {Path: "/b", Handler: rec}}}
+	_, urlA := newTestServer(t, cfg)
+	urlB := strings.TrimSuffix(urlA, "/a") + "/b"
+
+	// Ids count from 1 over the whole server, whatever the mount.
+	var clients []*websocket.Conn
+	for i, url := range []string{urlA, urlB, urlA} {
+		ws := dial(t, url)
+		want := strconv.Itoa(i + 1)
+		if got := readText(t, ws); got != want {
+			t.Fatalf("client %d: got id %s, want %s", i, got, want)
+		}
+		if got := rec.waitOpen(t).ID(); got != uint64(i+1) {
+			t.Fatalf("Open %d: got id %d, want %d", i, got, i+1)
+		}
+		clients = append(clients, ws)
+	}
+	for i, ws := range clients {
+		ws.Close()
+		rec.waitClose(t, uint64(i+1))
+	}
+	// Closed ids are not reused.
+	for _, want := range []string{"4", "5"} {
+		ws := dial(t, urlB)
+		if got := readText(t, ws); got != want {
+			t.Fatalf("after close: got id %s, want %s", got, want)
+		}
+	}
+}
+
+func TestEcho(t *testing.T) {
+	rec := newRecorder()
+	rec.onMessage = echo
+	_, url := newTestServer(t, mountOf(rec))
+	ws := dial(t, url)
+	id := rec.waitOpen(t).ID()
+
+	tests := []struct {
+		name string
+		typ  int
+		data []byte
+	}{
+		{"text", websocket.TextMessage, []byte("hello")},
+		{"empty text", websocket.TextMessage, []byte{}},
+		{"utf-8 text", websocket.TextMessage, []byte("héllo, 世界 🙂")},
+		{"binary", websocket.BinaryMessage, []byte{0, 1, 2, 0xff, 0xfe}},
+		{"binary not utf-8", websocket.BinaryMessage, []byte{0xc3, 0x28}},
+		{"64 KiB binary", websocket.BinaryMessage, bytes.Repeat([]byte{0xab}, 64<<10)},
+	}
+	var want []event
+	want = append(want, event{kind: "open"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeMsg(t, ws, tt.typ, tt.data)
+			typ, data := readMsg(t, ws)
+			if typ != tt.typ || !bytes.Equal(data, tt.data) {
+				t.Errorf("got (%d, %d bytes), want (%d, %d bytes)", typ, len(data), tt.typ, len(tt.data))
+			}
+		})
+		want = append(want, event{kind: "message", msg: engine.Message{Type: tt.typ, Data: tt.data}})
+	}
+	got := rec.eventsOf(id)
+	if !sameEvents(got, want) {
+		t.Errorf("handler calls: got %v, want %v", got, want)
+	}
+}
+
+// TestMessageOrder: several clients at once; each connection's handler
+// calls come as Open, every message in order, Close.
+func TestMessageOrder(t *testing.T) {
+	rec := newRecorder()
+	rec.onMessage = echo
+	srv, url := newTestServer(t, mountOf(rec))
+	const clients, msgs = 4, 100
+
+	var wg sync.WaitGroup
+	for range clients {
+		ws := dial(t, url)
+		wg.Go(func() {
+			for i := range msgs {
+				_ = ws.SetWriteDeadline(time.Now().Add(testTimeout))
+				if err := ws.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i))); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+			}
+			for i := range msgs {
+				_ = ws.SetReadDeadline(time.Now().Add(testTimeout))
+				_, data, err := ws.ReadMessage()
+				if err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+				if got, want := string(data), strconv.Itoa(i); got != want {
+					t.Errorf("echo %d: got %q, want %q", i, got, want)
+				}
+			}
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(testTimeout))
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for id := uint64(1); id <= clients; id++ {
+		rec.waitClose(t, id)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for id := uint64(1); id <= clients; id++ {
+		want := []event{{kind: "open"}}
+		for i := range msgs {
+			want = append(want, event{kind: "message", msg: engine.Message{Type: websocket.TextMessage, Data: []byte(strconv.Itoa(i))}})
+		}
+		want = append(want, event{kind: "close", code: websocket.CloseNormalClosure})
+		if got := rec.eventsOf(id); !sameEvents(got, want) {
+			t.Errorf("conn %d: got %v, want %v", id, got, want)
+		}
+	}
+}
+
+// sameEvents compares kinds, messages and close codes; ids and reasons are ignored.
+func sameEvents(got, want []event) bool {
+	return slices.EqualFunc(got, want, func(g, w event) bool {
+		return g.kind == w.kind && g.msg.Type == w.msg.Type && bytes.Equal(g.msg.Data, w.msg.Data) && g.code == w.code
+	})
+}
+
+// TestCloseCodes: whoever ends the connection, the client sees the right
+// close frame and the handler's Close runs exactly once with its code.
+func TestCloseCodes(t *testing.T) {
+	longReason := strings.Repeat("é", 100) // 200 bytes: must be cut, on a rune boundary
+	tests := []struct {
+		name      string
+		mount     func(*engine.MountConfig)
+		onMessage func(c *engine.Conn, m engine.Message)
+		act       func(t *testing.T, ws *websocket.Conn)
+		// wantMsgs are read before the close frame; wantClient is the code
+		// the client sees (0: the client does not read).
+		wantMsgs   []string
+		wantClient int
+		wantCode   int
+		wantReason string // a substring of the handler's reason
+	}{
+		{
+			name: "client closes",
+			act: func(t *testing.T, ws *websocket.Conn) {
+				if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(testTimeout)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantClient: 4001, wantCode: 4001, wantReason: "bye",
+		},
+		{
+			name: "server closes after a send",
+			onMessage: func(c *engine.Conn, m engine.Message) {
+				_ = c.Send(websocket.TextMessage, []byte("queued"))
+				c.Close(4000, "x")
+			},
+			act:      func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("close me")) },
+			wantMsgs: []string{"queued"}, wantClient: 4000, wantCode: 4000, wantReason: "x",
+		},
+		{
+			name:  "message too big",
+			mount: func(mc *engine.MountConfig) { mc.MaxMessageSize = 1024 },
+			act: func(t *testing.T, ws *websocket.Conn) {
+				writeMsg(t, ws, websocket.BinaryMessage, make([]byte, 1024)) // the limit itself is fine
+				if _, data := readMsg(t, ws); len(data) != 1024 {
+					t.Fatalf("echo: got %d bytes, want 1024", len(data))
+				}
+				writeMsg(t, ws, websocket.BinaryMessage, make([]byte, 1025))
+			},
+			wantClient: websocket.CloseMessageTooBig, wantCode: websocket.CloseMessageTooBig,
+		},
+		{
+			name:       "invalid utf-8",
+			act:        func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte{'o', 'k', 0xff, 0xfe}) },
+			wantClient: websocket.CloseInvalidFramePayloadData, wantCode: websocket.CloseInvalidFramePayloadData, wantReason: "UTF-8",
+		},
+		{
+			name: "protocol error",
+			act: func(t *testing.T, ws *websocket.Conn) {
+				// An unmasked text frame: clients must mask.
+				if _, err := ws.NetConn().Write([]byte{0x81, 0x02, 'h', 'i'}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantClient: websocket.CloseProtocolError, wantCode: websocket.CloseProtocolError, wantReason: "bad MASK",
+		},
+		{
+			name:     "peer vanishes",
+			act:      func(t *testing.T, ws *websocket.Conn) { ws.NetConn().Close() },
+			wantCode: websocket.CloseAbnormalClosure,
+		},
+		{
+			name:      "handler panics",
+			onMessage: func(c *engine.Conn, m engine.Message) { panic("boom") },
+			act:       func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("panic")) },
+			wantClient: websocket.CloseInternalServerErr, wantCode: websocket.CloseInternalServerErr,
+		},
+		{
+			name:       "long reason is cut",
+			onMessage:  func(c *engine.Conn, m engine.Message) { c.Close(4002, longReason) },
+			act:        func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("close me")) },
+			wantClient: 4002, wantCode: 4002, wantReason: longReason[:122],
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder()
+			rec.onMessage = echo
+			if tt.onMessage != nil {
+				rec.onMessage = tt.onMessage
+			}
+			mods := []func(*engine.MountConfig){}
+			if tt.mount != nil {
+				mods = append(mods, tt.mount)
+			}
+			srv, url := newTestServer(t, mountOf(rec, mods...))
+			ws := dial(t, url)
+			id := rec.waitOpen(t).ID()
+
+			tt.act(t, ws)
+			if tt.wantClient != 0 {
+				ce, msgs := readClose(t, ws)
+				if ce.Code != tt.wantClient {
+					t.Errorf("client: got close %d %q, want %d", ce.Code, ce.Text, tt.wantClient)
+				}
+				if !slices.Equal(msgs, tt.wantMsgs) {
+					t.Errorf("client: got messages %q before the close, want %q", msgs, tt.wantMsgs)
+				}
+				if !utf8.ValidString(ce.Text) || len(ce.Text) > 123 {
+					t.Errorf("client: got close reason %q (%d bytes), want valid UTF-8 of at most 123 bytes", ce.Text, len(ce.Text))
+				}
+			}
+			e := rec.waitClose(t, id)
+			if e.code != tt.wantCode || !strings.Contains(e.reason, tt.wantReason) {
+				t.Errorf("Close: got %d %q, want %d %q", e.code, e.reason, tt.wantCode, tt.wantReason)
+			}
+			if e.inRegistry {
+				t.Errorf("Close: the conn was still in the registry, want it gone")
+			}
+			if err := srv.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := rec.closeCount(id); n != 1 {
+				t.Errorf("Close calls: got %d, want 1", n)
+			}
+		})
+	}
+}
+
+func TestSendAfterClose(t *testing.T) {
+	type result struct {
+		open      bool
+		send      error
+		ping      error
+		sendAfter error
+	}
+	results := make(chan result, 1)
+	rec := newRecorder()
+	rec.onOpen = func(c *engine.Conn) {
+		var r result
+		r.send = c.Send(websocket.TextMessage, []byte("hi"))
+		r.ping = c.Ping(bytes.Repeat([]byte("p"), 200)) // cut to 125 bytes, still valid
+		c.Close(websocket.CloseNormalClosure, "done")
+		c.Close(4000, "ignored: already closing")
+		r.open = c.Open()
+		r.sendAfter = c.Send(websocket.TextMessage, []byte("late"))
+		results <- r
+	}
+	_, url := newTestServer(t, mountOf(rec))
+	ws := dial(t, url)
+	id := rec.waitOpen(t).ID()
+	r := <-results
+	if r.send != nil || r.ping != nil {
+		t.Errorf("Send, Ping while open: got %v, %v, want nil, nil", r.send, r.ping)
+	}
+	if r.open {
+		t.Errorf("Open after Close: got true, want false")
+	}
+	if !errors.Is(r.sendAfter, engine.ErrClosed) {
+		t.Errorf("Send after Close: got %v, want ErrClosed", r.sendAfter)
+	}
+	ce, msgs := readClose(t, ws)
+	if ce.Code != websocket.CloseNormalClosure || ce.Text != "done" || !slices.Equal(msgs, []string{"hi"}) {
+		t.Errorf("client: got %q then close %d %q, want [hi] then close 1000 \"done\"", msgs, ce.Code, ce.Text)
+	}
+	if e := rec.waitClose(t, id); e.code != websocket.CloseNormalClosure || e.reason != "done" {
+		t.Errorf("Close: got %d %q, want 1000 \"done\"", e.code, e.reason)
+	}
+}
+
+// TestSlowConsumer: a client that never reads is closed with 1008 when its
+// queue is full; Send never blocks; another client notices nothing.
+func TestSlowConsumer(t *testing.T) {
+	rec := newRecorder()
+	flooded := make(chan error, 1)
+	rec.onMessage = func(c *engine.Conn, m engine.Message) {
+		if string(m.Data) != "flood" {
+			echo(c, m)
+			return
+		}
+		big := make([]byte, 64<<10)
+		for range 1_000_000 {
+			if err := c.Send(websocket.BinaryMessage, big); err != nil {
+				flooded <- err
+				return
+			}
+		}
+		flooded <- nil
+	}
+	srv, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) { mc.SendQueueSize = 16 }))
+	slow := dial(t, url)
+	slowID := rec.waitOpen(t).ID()
+	good := dial(t, url)
+	goodID := rec.waitOpen(t).ID()
+
+	roundTrip := func(i int) {
+		t.Helper()
+		msg := fmt.Sprintf("ping %d", i)
+		writeMsg(t, good, websocket.TextMessage, []byte(msg))
+		_ = good.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, data, err := good.ReadMessage()
+		if err != nil || string(data) != msg {
+			t.Fatalf("good client, echo %d: got %q, %v, want %q", i, data, err, msg)
+		}
+	}
+	writeMsg(t, slow, websocket.TextMessage, []byte("flood")) // slow never reads
+	for i := range 20 {
+		roundTrip(i)
+	}
+	select {
+	case err := <-flooded:
+		if !errors.Is(err, engine.ErrSlowConsumer) {
+			t.Fatalf("flooding Send: got %v, want ErrSlowConsumer", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatalf("flooding handler still running after %v: Send blocks", testTimeout)
+	}
+	if e := rec.waitClose(t, slowID); e.code != websocket.ClosePolicyViolation {
+		t.Errorf("slow Close: got %d %q, want 1008", e.code, e.reason)
+	}
+	for i := 20; i < 40; i++ {
+		roundTrip(i)
+	}
+	if n := rec.closeCount(goodID); n != 0 {
+		t.Errorf("good client: got %d Close calls, want 0", n)
+	}
+	if srv.Mount("/ws").Conn(goodID) == nil {
+		t.Errorf("good client: gone from the registry")
+	}
+}
+
+// TestDeadPeer: a client that does not answer pings is dropped with 1006;
+// one that does stays.
+func TestDeadPeer(t *testing.T) {
+	rec := newRecorder()
+	srv, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) {
+		mc.PingInterval = 25 * time.Millisecond
+		mc.PongTimeout = 100 * time.Millisecond
+	}))
+	readAll := func(ws *websocket.Conn) chan error {
+		done := make(chan error, 1)
+		go func() {
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		return done
+	}
+
+	dead := dial(t, url)
+	deadID := rec.waitOpen(t).ID()
+	dead.SetPingHandler(func(string) error { return nil }) // reads, never pongs
+	deadDone := readAll(dead)
+
+	live := dial(t, url)
+	liveID := rec.waitOpen(t).ID()
+	var pings atomic.Int32
+	live.SetPingHandler(func(p string) error {
+		pings.Add(1)
+		return live.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(time.Second))
+	})
+	readAll(live)
+
+	if e := rec.waitClose(t, deadID); e.code != websocket.CloseAbnormalClosure {
+		t.Errorf("dead peer Close: got %d %q, want 1006", e.code, e.reason)
+	}
+	select {
+	case <-deadDone:
+	case <-time.After(testTimeout):
+		t.Errorf("dead peer: the server did not drop the socket")
+	}
+	// Well past PingInterval+PongTimeout: the live client is still there.
+	waitFor(t, "the live client to answer 12 pings", func() bool { return pings.Load() >= 12 })
+	if srv.Mount("/ws").Conn(liveID) == nil || rec.closeCount(liveID) != 0 {
+		t.Errorf("live client: dropped, want it kept")
+	}
+}

@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"maps"
+	"sync"
+)
+
+// Data is a connection's key/value store (Kelp's $conn->data). Values are
+// plain Go values: nil, bool, float64, int64, string, []any and
+// map[string]any; callers store copies, never values they keep changing.
+//
+// It is safe to call Data's methods concurrently: every worker may read any
+// connection's data.
+type Data struct {
+	mu sync.RWMutex
+	m  map[string]any
+}
+
+// NewData returns a Data holding a copy of the top level of seed.
+func NewData(seed map[string]any) *Data {
+	d := &Data{m: make(map[string]any, len(seed))}
+	maps.Copy(d.m, seed)
+	return d
+}
+
+// Get returns the value under key.
+func (d *Data) Get(key string) (any, bool) {
+	d.mu.RLock()
+	v, ok := d.m[key]
+	d.mu.RUnlock()
+	return v, ok
+}
+
+// Set stores v under key; a nil v deletes the key.
+func (d *Data) Set(key string, v any) {
+	d.mu.Lock()
+	if v == nil {
+		delete(d.m, key)
+	} else {
+		d.m[key] = v
+	}
+	d.mu.Unlock()
+}
+
+// Len returns the number of keys.
+func (d *Data) Len() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.m)
+}
+
+// Snapshot returns a shallow copy of the whole map.
+func (d *Data) Snapshot() map[string]any {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return maps.Clone(d.m)
+}
+
+// Update runs f with the map locked for writing, for read-modify-write.
+func (d *Data) Update(f func(m map[string]any)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(d.m)
+}

@@ -1,0 +1,29 @@
+// Package engine is the Go core of luaws: the HTTP upgrade, connection ids
+// and the registry of open connections, send queues and their writers,
+// keepalive, limits and shutdown.
+//
+// The application side of a mount is a [Handler]. The engine never runs Lua:
+// it must not import gopher-lua or gopher-luar (a test checks this), so that
+// it can be tested and benchmarked with a plain Go handler against plain
+// gorilla/websocket in the same run.
+//
+// # Connection life cycle
+//
+// A connection is accepted by [Mount.ServeHTTP]: the request is validated,
+// the origin and limits are checked, the optional [Handshaker] runs, and the
+// connection is upgraded and given the next id (ids count from 1 across the
+// whole [Server] and are never reused). From then on one goroutine, the
+// connection's reader, calls [Handler.Open] once, [Handler.Message] for each
+// message in arrival order, and [Handler.Close] exactly once, whatever ended
+// the connection: the peer's close frame, a dead peer, [Conn.Close], a slow
+// consumer, a protocol error or [Server.Shutdown].
+//
+// # Concurrency
+//
+// Handler methods for one connection are never called concurrently; methods
+// for different connections are. A Handler method may block: that holds back
+// only the reads of its own connection. [Conn.Send] and [Conn.Close] never
+// block and are safe to call from any goroutine. Each connection has at most
+// one writer goroutine, started when something is queued and stopped after a
+// quiet spell, so an idle connection holds only its reader goroutine.
+package engine

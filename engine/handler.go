@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"net/http"
+	"net/url"
+)
+
+// Handler is the application side of a mount.
+//
+// For one connection the engine calls Open once, then Message for each
+// message in the order it arrived, then Close exactly once, all from the
+// connection's reader goroutine, one at a time. A method may block; that
+// holds back the reads of that connection only.
+type Handler interface {
+	// Open is called after the upgrade, before any message.
+	Open(c *Conn)
+	// Message is called for each data message. The handler owns m.Data.
+	Message(c *Conn, m Message)
+	// Close is called once when the connection has ended, with the close
+	// code and reason: the peer's if it closed first, the server's if the
+	// server did, 1006 (websocket.CloseAbnormalClosure) if the peer vanished.
+	// The connection is already gone from the registry.
+	Close(c *Conn, code int, reason string)
+}
+
+// Handshaker is implemented by a Handler that wants to see, and may reject
+// or shape, each upgrade request before the 101 response. It is called on the
+// request's own goroutine, concurrently for different requests.
+type Handshaker interface {
+	// Handshake returns the reply that completes the upgrade, or an error
+	// that rejects it: a [*Rejection] for a chosen status and body, any
+	// other error for 403 "rejected".
+	Handshake(req *Request) (HandshakeReply, error)
+}
+
+// ErrorReplier is implemented by a Handler that shapes the HTTP reply of a
+// failed handshake (Plack::App::WebSocket's error app). It is called on the
+// request's goroutine.
+type ErrorReplier interface {
+	// HandshakeFailed returns the reply for e; ok false means "use the default".
+	HandshakeFailed(req *Request, e *HandshakeError) (reply ErrorReply, ok bool)
+}
+
+// ErrorReply is an HTTP response for a failed handshake.
+type ErrorReply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Request is what a client sent to open a connection. It is read-only once
+// the handshake has begun and safe to read from any goroutine.
+type Request struct {
+	// Path is the request path, e.g. "/rooms/lobby".
+	Path string
+	// Query holds the parsed query string.
+	Query url.Values
+	// Header holds the request headers with canonical names.
+	Header http.Header
+	// RemoteAddr is the client address ("ip:port"), after any real_ip middleware.
+	RemoteAddr string
+	// Subprotocols lists the subprotocols the client offered, in its order.
+	Subprotocols []string
+	// HTTP is the underlying request.
+	HTTP *http.Request
+}
+
+// HandshakeReply completes an accepted upgrade.
+type HandshakeReply struct {
+	// Subprotocol is the chosen subprotocol; it must be one the client
+	// offered, otherwise no subprotocol is sent. Empty means "pick the first
+	// offered one that the mount lists in MountConfig.Subprotocols".
+	Subprotocol string
+	// Header holds extra headers for the 101 response.
+	Header http.Header
+	// Data seeds the connection's [Data].
+	Data map[string]any
+}
+
+// Rejection is the error a [Handshaker] returns to refuse an upgrade with a
+// given status (default 403) and body. The default reply's body is Body as
+// is, or "rejected" when Body is empty. Any other error from a Handshaker
+// gives 403 "rejected": its text goes to the log, not to the client.
+type Rejection struct {
+	Status int
+	Body   string
+}
+
+// Error implements error.
+func (r *Rejection) Error() string {
+	if r.Body != "" {
+		return "rejected: " + r.Body
+	}
+	return "rejected"
+}
+
+// Handshake failure reasons, as the Lua error handler sees them.
+const (
+	ReasonInvalidRequest     = "invalid request"
+	ReasonRejected           = "rejected"
+	ReasonOriginNotAllowed   = "origin not allowed"
+	ReasonTooManyConnections = "too many connections"
+	ReasonShuttingDown       = "shutting down"
+)
+
+// HandshakeError describes a failed handshake.
+type HandshakeError struct {
+	// Reason is one of the Reason constants.
+	Reason string
+	// Status is the HTTP status the default reply uses.
+	Status int
+	// Detail says more, for logs and the default body.
+	Detail string
+	// Header holds headers the default reply must carry (e.g. Sec-WebSocket-Version on 426).
+	Header http.Header
+	// Err is the error a [Handshaker] returned, for ReasonRejected; nil otherwise.
+	Err error
+}
+
+// Unwrap returns e.Err.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// Error implements error.
+func (e *HandshakeError) Error() string {
+	if e.Detail != "" {
+		return e.Reason + ": " + e.Detail
+	}
+	return e.Reason
+}
+
+// Message is one data message.
+type Message struct {
+	// Type is websocket.TextMessage or websocket.BinaryMessage.
+	Type int
+	// Data is the payload.
+	Data []byte
+}

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/serializer"
+)
+
+// Mount is one WebSocket endpoint of a [Server] and the registry of its
+// open connections. It is safe to call Mount's methods concurrently.
+type Mount struct {
+	cfg      MountConfig
+	srv      *Server
+	ser      serializer.Serializer
+	upgrader websocket.Upgrader
+	log      *slog.Logger
+
+	mu    sync.RWMutex
+	conns map[uint64]*Conn
+}
+
+func newMount(s *Server, cfg MountConfig) *Mount {
+	ser, _ := serializer.Lookup(cfg.Serializer) // validated
+	m := &Mount{
+		cfg:   cfg,
+		srv:   s,
+		ser:   ser,
+		log:   s.log.With(LogKeyMount, cfg.Path),
+		conns: make(map[uint64]*Conn),
+	}
+	m.upgrader = websocket.Upgrader{
+		ReadBufferSize:    cfg.ReadBufferSize,
+		WriteBufferPool:   writeBufferPool,
+		EnableCompression: cfg.Compression,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before
+		Error:             m.upgradeError,
+	}
+	return m
+}
+
+// writeBufferPool lends write buffers to connections only while they write.
+var writeBufferPool = &sync.Pool{}
+
+// Path returns the mount path.
+func (m *Mount) Path() string { return m.cfg.Path }
+
+// Serializer returns the mount's serializer.
+func (m *Mount) Serializer() serializer.Serializer { return m.ser }
+
+// Logger returns the mount's logger.
+func (m *Mount) Logger() *slog.Logger { return m.log }
+
+// Conn returns the open connection with id, or nil.
+func (m *Mount) Conn(id uint64) *Conn {
+	m.mu.RLock()
+	c := m.conns[id]
+	m.mu.RUnlock()
+	return c
+}
+
+// Len returns the number of open connections.
+func (m *Mount) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.conns)
+}
+
+// Conns returns a snapshot of the open connections, in no order.
+func (m *Mount) Conns() []*Conn {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*Conn, 0, len(m.conns))
+	for _, c := range m.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Broadcast sends one message to every open connection of the mount except
+// the one with id except (0 for none). The frame is encoded once. It returns
+// how many connections it was queued for.
+func (m *Mount) Broadcast(messageType int, data []byte, except uint64) (int, error) {
+	pm, err := websocket.NewPreparedMessage(messageType, data)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range m.Conns() {
+		if c.id != except && c.SendPrepared(pm) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *Mount) add(c *Conn) {
+	m.mu.Lock()
+	m.conns[c.id] = c
+	m.mu.Unlock()
+}
+
+func (m *Mount) remove(c *Conn) {
+	m.mu.Lock()
+	delete(m.conns, c.id)
+	m.mu.Unlock()
+}

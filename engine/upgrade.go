@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ServeHTTP upgrades a request to a connection of the mount, or replies
+// with the failed handshake's HTTP error.
+func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := newRequest(r)
+	if herr := checkUpgrade(r); herr != nil {
+		m.fail(w, req, herr)
+		return
+	}
+	if !m.originAllowed(r) {
+		m.fail(w, req, &HandshakeError{Reason: ReasonOriginNotAllowed, Status: http.StatusForbidden,
+			Detail: "origin " + r.Header.Get("Origin") + " is not in allowed_origins"})
+		return
+	}
+	release, herr := m.srv.admit(hostOf(req.RemoteAddr))
+	if herr != nil {
+		m.fail(w, req, herr)
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff { // rejected, failed, or the Handshaker panicked
+			release()
+		}
+	}()
+
+	var reply HandshakeReply
+	if hs, ok := m.cfg.Handler.(Handshaker); ok {
+		var err error
+		if reply, err = hs.Handshake(req); err != nil {
+			m.fail(w, req, rejection(err))
+			return
+		}
+	}
+	header := reply.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	if sp := m.pickSubprotocol(req.Subprotocols, reply.Subprotocol); sp != "" {
+		header.Set("Sec-WebSocket-Protocol", sp)
+	} else {
+		header.Del("Sec-WebSocket-Protocol")
+	}
+
+	ws, err := m.upgrader.Upgrade(w, r, header)
+	if err != nil {
+		return // the upgrader has replied
+	}
+	ws.SetReadLimit(m.cfg.MaxMessageSize)
+	c := &Conn{
+		id:          m.srv.nextID.Add(1),
+		mount:       m,
+		ws:          ws,
+		req:         req,
+		subprotocol: ws.Subprotocol(),
+		data:        NewData(reply.Data),
+		wake:        make(chan struct{}, 1),
+		opened:      time.Now(),
+	}
+	c.log = m.log.With(LogKeyConn, c.id)
+	m.add(c)
+	if m.srv.isClosing() {
+		c.Close(websocket.CloseGoingAway, "server shutting down")
+	}
+	handedOff = true
+	go c.serve(release)
+}
+
+func newRequest(r *http.Request) *Request {
+	return &Request{
+		Path:         r.URL.Path,
+		Query:        r.URL.Query(),
+		Header:       r.Header,
+		RemoteAddr:   r.RemoteAddr,
+		Subprotocols: websocket.Subprotocols(r),
+		HTTP:         r,
+	}
+}
+
+// checkUpgrade validates the parts of the request that make it a
+// WebSocket upgrade (RFC 6455 section 4.2.1).
+func checkUpgrade(r *http.Request) *HandshakeError {
+	invalid := func(detail string) *HandshakeError {
+		return &HandshakeError{Reason: ReasonInvalidRequest, Status: http.StatusBadRequest, Detail: detail}
+	}
+	switch {
+	case r.Method != http.MethodGet:
+		return invalid("method must be GET")
+	case !headerHasToken(r.Header, "Connection", "upgrade"):
+		return invalid("not a WebSocket upgrade: Connection header lacks 'upgrade'")
+	case !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return invalid("not a WebSocket upgrade: Upgrade header lacks 'websocket'")
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return invalid("missing Sec-WebSocket-Key")
+	case !headerHasToken(r.Header, "Sec-WebSocket-Version", "13"):
+		return &HandshakeError{Reason: ReasonInvalidRequest, Status: http.StatusUpgradeRequired,
+			Detail: "unsupported WebSocket version: only 13 is spoken",
+			Header: http.Header{"Sec-Websocket-Version": {"13"}}}
+	}
+	return nil
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// originAllowed applies AllowedOrigins: empty means same host, "*" any.
+// Requests without Origin (non-browser clients) are allowed.
+func (m *Mount) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(m.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	for _, o := range m.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickSubprotocol returns chosen if the client offered it; with no choice,
+// the first offered subprotocol the mount speaks.
+func (m *Mount) pickSubprotocol(offered []string, chosen string) string {
+	if chosen != "" {
+		if slices.Contains(offered, chosen) {
+			return chosen
+		}
+		m.log.Warn("handshake chose a subprotocol the client did not offer", "subprotocol", chosen)
+		return ""
+	}
+	for _, want := range m.cfg.Subprotocols {
+		if slices.Contains(offered, want) {
+			return want
+		}
+	}
+	return ""
+}
+
+func rejection(err error) *HandshakeError {
+	herr := &HandshakeError{Reason: ReasonRejected, Status: http.StatusForbidden, Err: err}
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		if rej.Status != 0 {
+			herr.Status = rej.Status
+		}
+		herr.Detail = rej.Body
+	} else {
+		herr.Detail = err.Error()
+	}
+	return herr
+}
+
+// fail writes the HTTP reply of a failed handshake.
+func (m *Mount) fail(w http.ResponseWriter, req *Request, herr *HandshakeError) {
+	m.log.Warn("handshake failed", LogKeyRemoteAddr, req.RemoteAddr, LogKeyPath, req.Path,
+		LogKeyStatus, herr.Status, LogKeyReason, herr.Reason, "detail", herr.Detail)
+	reply := defaultErrorReply(herr)
+	if er, ok := m.cfg.Handler.(ErrorReplier); ok {
+		if custom, ok := er.HandshakeFailed(req, herr); ok {
+			reply = custom
+		}
+	}
+	for k, vs := range reply.Header {
+		w.Header()[k] = vs
+	}
+	if reply.Status == 0 {
+		reply.Status = herr.Status
+	}
+	w.WriteHeader(reply.Status)
+	_, _ = w.Write(reply.Body)
+}
+
+func defaultErrorReply(herr *HandshakeError) ErrorReply {
+	h := herr.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	body := herr.Reason
+	var rej *Rejection
+	switch {
+	case errors.As(herr.Err, &rej) && rej.Body != "":
+		return ErrorReply{Status: herr.Status, Header: h, Body: []byte(rej.Body)}
+	case herr.Reason == ReasonRejected:
+		// The Handshaker's error is for the log (fail logs Detail), not the client.
+	case herr.Detail != "":
+		body += ": " + herr.Detail
+	}
+	return ErrorReply{Status: herr.Status, Header: h, Body: []byte(body + "\n")}
+}
+
+// upgradeError handles what gorilla's Upgrader rejects after our checks.
+func (m *Mount) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	m.fail(w, newRequest(r), &HandshakeError{Reason: ReasonInvalidRequest, Status: status, Detail: reason.Error()})
+}
+
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

@@ -1,0 +1,158 @@
+package luabind
+
+import (
+	"errors"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	lua "github.com/yuin/gopher-lua"
+	luar "layeh.com/gopher-luar"
+
+	"github.com/luaws/luaws/engine"
+)
+
+// Conn is the conn object scripts see, through gopher-luar: its exported
+// fields and methods appear in snake case (conn.remote_addr,
+// conn:send_binary). One Conn is made per connection per VM; its fields
+// are read-only from Lua.
+type Conn struct {
+	ID          uint64
+	Path        string
+	RemoteAddr  string
+	Subprotocol string
+	Query       *lua.LTable
+	Headers     *lua.LTable
+	Data        lua.LValue
+
+	c  *engine.Conn `luar:"-"`
+	vm *vm          `luar:"-"`
+}
+
+// String is what tostring(conn) prints.
+func (c *Conn) String() string { return "conn " + strconv.FormatUint(c.ID, 10) }
+
+// Send is conn:send(v): with the json serializer v is encoded, without one
+// strings go as text frames. It returns true, or nil and "closed" /
+// "send queue full"; a value that cannot be encoded raises.
+func (c *Conn) Send(L *luar.LState) int {
+	typ, data := c.vm.encodeArg(L.LState, 1, "send")
+	return pushSendResult(L.LState, c.c.Send(typ, data))
+}
+
+// SendBinary is conn:send_binary(s): s as one binary frame.
+func (c *Conn) SendBinary(L *luar.LState) int {
+	s := L.CheckString(1)
+	return pushSendResult(L.LState, c.c.Send(websocket.BinaryMessage, []byte(s)))
+}
+
+// Ping is conn:ping([payload]); the payload is cut to 125 bytes.
+func (c *Conn) Ping(L *luar.LState) int {
+	return pushSendResult(L.LState, c.c.Ping([]byte(L.OptString(1, ""))))
+}
+
+// Close is conn:close([code[, reason]]): it starts the close handshake
+// (default 1000, normal closure).
+func (c *Conn) Close(L *luar.LState) int {
+	code := L.OptInt(1, websocket.CloseNormalClosure)
+	if code < 1000 || code > 4999 || code == 1005 || code == 1006 || code == 1015 {
+		L.ArgError(1, "close code must be 1000-4999 and not 1005, 1006 or 1015")
+	}
+	c.c.Close(code, L.OptString(2, ""))
+	return 0
+}
+
+// pushSendResult returns true, or nil and a short error string.
+func pushSendResult(L *lua.LState, err error) int {
+	if err == nil {
+		L.Push(lua.LTrue)
+		return 1
+	}
+	L.Push(lua.LNil)
+	switch {
+	case errors.Is(err, engine.ErrClosed):
+		L.Push(lua.LString("closed"))
+	case errors.Is(err, engine.ErrSlowConsumer):
+		L.Push(lua.LString("send queue full"))
+	default:
+		L.Push(lua.LString(err.Error()))
+	}
+	return 2
+}
+
+// encodeArg serializes argument n for the mount's serializer: the frame
+// type and an owned payload. Misuse raises a Lua error naming fn.
+func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
+	val := L.CheckAny(n)
+	em := v.w.m.em.Load()
+	if em != nil && em.Serializer().Name() == "json" {
+		buf, err := v.codec.Encode(v.buf[:0], val)
+		if err != nil {
+			L.RaiseError("%s: %s", fn, err.Error())
+		}
+		v.buf = buf[:0]
+		return websocket.TextMessage, append([]byte(nil), buf...)
+	}
+	switch val.Type() {
+	case lua.LTString, lua.LTNumber:
+		s := lua.LVAsString(val)
+		if !utf8.ValidString(s) {
+			L.ArgError(n, "text is not valid UTF-8 (use send_binary for bytes)")
+		}
+		return websocket.TextMessage, []byte(s)
+	}
+	L.ArgError(n, "string expected, got "+val.Type().String()+" (the mount has no serializer; use luaws.json.encode or serializer json)")
+	return 0, nil
+}
+
+// connObject returns the conn object of cs in v, made once per VM.
+func (v *vm) connObject(cs *connState) lua.LValue {
+	if cs.objVM == v && cs.obj != nil {
+		return cs.obj
+	}
+	ud := v.newConnObject(cs.conn)
+	if cs.w == v.w {
+		cs.obj, cs.objVM = ud, v
+	}
+	return ud
+}
+
+func (v *vm) newConnObject(c *engine.Conn) *lua.LUserData {
+	req := c.Request()
+	obj := &Conn{
+		ID:          c.ID(),
+		Path:        req.Path,
+		RemoteAddr:  req.RemoteAddr,
+		Subprotocol: c.Subprotocol(),
+		Query:       valuesTable(v.L, req.Query),
+		Headers:     valuesTable(v.L, req.Header),
+		Data:        luar.New(v.L, c.Data()),
+		c:           c,
+		vm:          v,
+	}
+	return luar.New(v.L, obj).(*lua.LUserData)
+}
+
+// connOf returns the engine conn behind a conn object or an id, or nil.
+func (v *vm) connOf(val lua.LValue) *engine.Conn {
+	switch val := val.(type) {
+	case *lua.LUserData:
+		if c, ok := val.Value.(*Conn); ok {
+			return c.c
+		}
+	case lua.LNumber:
+		if em := v.w.m.em.Load(); em != nil {
+			return em.Conn(uint64(val))
+		}
+	}
+	return nil
+}
+
+// installConnMeta makes conn fields read-only.
+func (v *vm) installConnMeta() {
+	mt := luar.MT(v.L, (*Conn)(nil))
+	mt.RawSetString("__newindex", v.L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("conn.%s is read-only (store your own values in conn.data)", L.CheckString(2))
+		return 0
+	}))
+}

@@ -1,0 +1,116 @@
+package luabind
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/luaws/luaws/engine"
+)
+
+// Mount runs one script for one engine mount. It implements
+// [engine.Handler]: the engine calls it from each connection's reader
+// goroutine, and it queues the event to the connection's worker.
+//
+// Create it with [New], give it to engine.MountConfig.Handler, then call
+// [Mount.Bind] with the engine mount before serving. It is safe to call
+// Mount's methods concurrently.
+type Mount struct {
+	opts    Options
+	log     *slog.Logger
+	em      atomic.Pointer[engine.Mount]
+	workers []*worker
+	next    atomic.Uint64 // round robin for new connections
+	prog    atomic.Pointer[Program]
+
+	closeOnce sync.Once
+}
+
+// New compiles the script, loads it in every worker and starts them.
+// A script that does not compile or load is a *CompileError or *LoadError
+// naming the file and line.
+func New(opts Options) (*Mount, error) {
+	opts = opts.withDefaults()
+	if opts.Script == "" {
+		return nil, errors.New("no script given")
+	}
+	prog, err := Compile(opts.Script)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mount{opts: opts, log: opts.Logger.With(engine.LogKeyScript, opts.Script)}
+	m.prog.Store(prog)
+	for i := range opts.Workers {
+		w := newWorker(m, i)
+		v, err := newVM(w, prog)
+		if err != nil {
+			m.Stop()
+			return nil, err
+		}
+		w.vm = v
+		m.workers = append(m.workers, w)
+		go w.run()
+	}
+	return m, nil
+}
+
+// Bind tells the Mount which engine mount it serves, for
+// luaws.connections, luaws.get and luaws.broadcast.
+func (m *Mount) Bind(em *engine.Mount) { m.em.Store(em) }
+
+// Program returns the program the workers run.
+func (m *Mount) Program() *Program { return m.prog.Load() }
+
+// Stop stops the workers after they finish what is queued. Call it after
+// the engine has shut down.
+func (m *Mount) Stop() {
+	m.closeOnce.Do(func() {
+		for _, w := range m.workers {
+			w.stop()
+		}
+	})
+}
+
+// Open implements engine.Handler.
+func (m *Mount) Open(c *engine.Conn) {
+	w := m.workers[(m.next.Add(1)-1)%uint64(len(m.workers))]
+	cs := &connState{conn: c, w: w}
+	c.Attach(cs)
+	w.post(event{kind: evOpen, cs: cs})
+}
+
+// Message implements engine.Handler.
+func (m *Mount) Message(c *engine.Conn, msg engine.Message) {
+	cs := stateOf(c)
+	cs.w.post(event{kind: evMessage, cs: cs, typ: msg.Type, data: msg.Data})
+}
+
+// Close implements engine.Handler. It returns once the script's close
+// handler has run, so that shutdown waits for every close handler.
+func (m *Mount) Close(c *engine.Conn, code int, reason string) {
+	cs := stateOf(c)
+	done := make(chan struct{})
+	cs.w.post(event{kind: evClose, cs: cs, code: code, reason: reason, done: done})
+	<-done
+}
+
+func stateOf(c *engine.Conn) *connState {
+	cs, _ := c.Attached().(*connState)
+	if cs == nil {
+		panic(fmt.Sprintf("luabind: connection %d has no state", c.ID()))
+	}
+	return cs
+}
+
+// Check compiles the script and loads it in a throwaway VM, as New and a
+// reload do, and returns the same error they would.
+func Check(script string, log *slog.Logger) error {
+	m, err := New(Options{Script: script, Workers: 1, Logger: log})
+	if err != nil {
+		return err
+	}
+	m.Stop()
+	return nil
+}

@@ -1,0 +1,167 @@
+package luabind
+
+import (
+	"log/slog"
+
+	"github.com/gorilla/websocket"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luaws/luaws/engine"
+)
+
+// worker is one goroutine and the VM it owns. Every Lua call of the worker
+// happens in run, one event at a time.
+type worker struct {
+	m      *Mount
+	id     int
+	events chan event
+	stopCh chan struct{}
+	done   chan struct{}
+	vm     *vm // owned by the run goroutine once started
+	log    *slog.Logger
+}
+
+type eventKind uint8
+
+const (
+	evOpen eventKind = iota
+	evMessage
+	evClose
+	evFunc
+)
+
+// event is one thing for a worker to do.
+type event struct {
+	kind   eventKind
+	cs     *connState
+	typ    int
+	data   []byte
+	code   int
+	reason string
+	fn     func(v *vm)
+	done   chan struct{}
+}
+
+// connState is luabind's per-connection state, attached to the engine conn.
+type connState struct {
+	conn *engine.Conn
+	w    *worker
+	// Owned by w's goroutine: the conn object in the VM it was made in.
+	obj   *lua.LUserData
+	objVM *vm
+}
+
+func newWorker(m *Mount, id int) *worker {
+	return &worker{
+		m:      m,
+		id:     id,
+		events: make(chan event, m.opts.QueueSize),
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+		log:    m.log.With("worker", id),
+	}
+}
+
+// post queues ev; it blocks while the worker's queue is full.
+func (w *worker) post(ev event) {
+	select {
+	case w.events <- ev:
+	case <-w.done:
+		if ev.done != nil {
+			close(ev.done)
+		}
+	}
+}
+
+// do runs fn on the worker and waits for it.
+func (w *worker) do(fn func(v *vm)) {
+	done := make(chan struct{})
+	w.post(event{kind: evFunc, fn: fn, done: done})
+	<-done
+}
+
+func (w *worker) stop() {
+	close(w.stopCh)
+	<-w.done
+}
+
+func (w *worker) run() {
+	defer close(w.done)
+	defer func() { w.vm.close() }()
+	for {
+		select {
+		case ev := <-w.events:
+			w.handle(ev)
+		case <-w.stopCh:
+			for {
+				select {
+				case ev := <-w.events:
+					w.handle(ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (w *worker) handle(ev event) {
+	v := w.vm
+	switch ev.kind {
+	case evOpen:
+		if v.h.open != nil {
+			w.callConn(ev.cs, v.h.open, v.connObject(ev.cs), v.requestTable(ev.cs.conn.Request()))
+		}
+	case evMessage:
+		w.message(v, ev)
+	case evClose:
+		if v.h.close != nil {
+			w.callConn(ev.cs, v.h.close, v.connObject(ev.cs), lua.LNumber(ev.code), lua.LString(ev.reason))
+		}
+		ev.cs.obj, ev.cs.objVM = nil, nil
+		close(ev.done)
+	case evFunc:
+		ev.fn(v)
+		if ev.done != nil {
+			close(ev.done)
+		}
+	}
+}
+
+func (w *worker) message(v *vm, ev event) {
+	cs := ev.cs
+	if !cs.conn.Open() {
+		return // closing: the script asked to close, or a previous handler failed
+	}
+	kind := lua.LString("text")
+	if ev.typ == websocket.BinaryMessage {
+		kind = "binary"
+	}
+	var msg lua.LValue = lua.LString(ev.data)
+	if ev.typ == websocket.TextMessage && cs.conn.Mount().Serializer().Name() == "json" {
+		decoded, err := v.codec.Decode(ev.data)
+		if err != nil {
+			if v.h.malformed == nil {
+				cs.conn.Close(websocket.CloseInvalidFramePayloadData, "invalid JSON: "+err.Error())
+				return
+			}
+			w.callConn(cs, v.h.malformed, v.connObject(cs), msg, lua.LString(err.Error()))
+			return
+		}
+		msg = decoded
+	}
+	if v.h.message != nil {
+		w.callConn(cs, v.h.message, v.connObject(cs), msg, kind)
+	}
+}
+
+// callConn runs a connection's handler; if it raises, the error is logged
+// with the script's file:line and traceback and the connection is closed
+// with 1011.
+func (w *worker) callConn(cs *connState, fn *lua.LFunction, args ...lua.LValue) {
+	if err := w.vm.call(fn, args...); err != nil {
+		cs.conn.Logger().Error("handler failed", engine.LogKeyScript, w.vm.prog.Path,
+			engine.LogKeyError, err.Msg, "traceback", err.Traceback)
+		cs.conn.Close(websocket.CloseInternalServerErr, "internal error")
+	}
+}
