@@ -18,7 +18,7 @@ const maxScratch = 64 << 10
 // Codec converts between JSON text and Lua values of one *lua.LState.
 // A Codec belongs to one LState and is not safe for concurrent use (like the LState).
 type Codec struct {
-	L       *lua.LState
+	l       *lua.LState
 	null    *lua.LUserData
 	arrayMT *lua.LTable
 
@@ -35,7 +35,7 @@ func New(L *lua.LState) *Codec {
 			return c
 		}
 	}
-	c := &Codec{L: L}
+	c := &Codec{l: L}
 
 	c.null = L.NewUserData()
 	nullMT := L.CreateTable(0, 2)
@@ -49,7 +49,7 @@ func New(L *lua.LState) *Codec {
 	c.arrayMT = L.CreateTable(0, 1)
 	c.arrayMT.RawSetString("__name", lua.LString("luaws.array"))
 
-	c.dec = decoder{L: L, null: c.null, arrayMT: c.arrayMT}
+	c.dec = decoder{l: L, null: c.null, arrayMT: c.arrayMT}
 	c.enc = encoder{null: c.null, arrayMT: c.arrayMT}
 
 	ud := L.NewUserData()
@@ -82,11 +82,11 @@ func (c *Codec) IsArray(t *lua.LTable) bool { return t.Metatable == lua.LValue(c
 //
 // Each call returns a new table holding the same functions.
 func (c *Codec) Module() *lua.LTable {
-	t := c.L.CreateTable(0, 4)
-	t.RawSetString("encode", c.L.NewFunction(c.luaEncode))
-	t.RawSetString("decode", c.L.NewFunction(c.luaDecode))
+	t := c.l.CreateTable(0, 4)
+	t.RawSetString("encode", c.l.NewFunction(c.luaEncode))
+	t.RawSetString("decode", c.l.NewFunction(c.luaDecode))
 	t.RawSetString("null", c.null)
-	t.RawSetString("array", c.L.NewFunction(c.luaArray))
+	t.RawSetString("array", c.l.NewFunction(c.luaArray))
 	return t
 }
 

@@ -51,6 +51,9 @@ func (e *rangeError) Error() string {
 const (
 	maxInternedKeyLen = 32
 	maxInternedKeys   = 1024
+
+	maxInternedValueLen = 16
+	maxInternedValues   = 1024
 )
 
 // smallInts holds the boxed lua.LNumber of 0..len-1, so that decoding the
@@ -74,7 +77,7 @@ var strSafe = func() (a [256]bool) {
 // decoder is the state of one Decode call, kept in the Codec between calls
 // to reuse its buffers.
 type decoder struct {
-	L       *lua.LState
+	l       *lua.LState
 	null    *lua.LUserData
 	arrayMT *lua.LTable
 
@@ -82,10 +85,11 @@ type decoder struct {
 	pos   int
 	depth int
 
-	vals    []lua.LValue // elements of the arrays and objects being parsed
-	keys    []string     // keys of the objects being parsed
-	scratch []byte       // unescaped string being built
-	interned map[string]string
+	vals     []lua.LValue          // elements of the arrays and objects being parsed
+	keys     []string              // keys of the objects being parsed
+	scratch  []byte                // unescaped string being built
+	interned map[string]string     // short object keys seen before
+	values   map[string]lua.LValue // short string values seen before, boxed
 }
 
 // Decode parses one JSON value (surrounding whitespace allowed, trailing garbage is an error) into a Lua value.
@@ -115,6 +119,11 @@ func (d *decoder) decode(data []byte) (lua.LValue, error) {
 	if cap(d.scratch) > maxScratch {
 		d.scratch = nil
 	}
+	if cap(d.vals) > maxScratch/16 || cap(d.keys) > maxScratch/16 {
+		// Kept for the next call only while small: one huge array or
+		// object must not pin its element list.
+		d.vals, d.keys = nil, nil
+	}
 	if err != nil {
 		clear(d.vals)
 		d.vals = d.vals[:0]
@@ -134,7 +143,7 @@ func (d *decoder) invalid(i int) error {
 	return &syntaxError{msg: "invalid character " + quoteChar(d.data[i]), offset: i}
 }
 
-// quoteChar formats c like encoding/json does: 'x', '"', '\'', '\n', '\x01'.
+// quoteChar formats c like encoding/json does: 'x', '"', '\”, '\n', '\x01'.
 func quoteChar(c byte) string {
 	if c == '\'' {
 		return `'\''`
@@ -167,11 +176,7 @@ func (d *decoder) value() (lua.LValue, error) {
 	}
 	switch c := d.data[d.pos]; c {
 	case '"':
-		s, err := d.str()
-		if err != nil {
-			return lua.LNil, err
-		}
-		return lua.LString(s), nil
+		return d.strValue()
 	case '{':
 		return d.object()
 	case '[':
@@ -301,6 +306,39 @@ func (d *decoder) str() (string, error) {
 		return "", err
 	}
 	return string(d.scratch), nil
+}
+
+// strValue parses a string value. Short ones (type names, room names,
+// statuses) repeat from message to message and are reused, boxed, instead
+// of allocated again.
+func (d *decoder) strValue() (lua.LValue, error) {
+	data := d.data
+	start := d.pos + 1
+	i := start
+	for i < len(data) && i-start <= maxInternedValueLen && strSafe[data[i]] {
+		i++
+	}
+	if i-start > maxInternedValueLen || i >= len(data) || data[i] != '"' {
+		s, err := d.str()
+		if err != nil {
+			return lua.LNil, err
+		}
+		return lua.LString(s), nil
+	}
+	d.pos = i + 1
+	b := data[start:i]
+	if v, ok := d.values[string(b)]; ok {
+		return v, nil
+	}
+	s := string(b)
+	v := lua.LValue(lua.LString(s))
+	if d.values == nil {
+		d.values = make(map[string]lua.LValue, 64)
+	} else if len(d.values) >= maxInternedValues {
+		clear(d.values)
+	}
+	d.values[s] = v
+	return v, nil
 }
 
 // key parses an object key like str, reusing the string of a key seen before.
@@ -458,7 +496,7 @@ func (d *decoder) array() (lua.LValue, error) {
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
 		d.depth--
-		t := d.L.CreateTable(0, 0)
+		t := d.l.CreateTable(0, 0)
 		t.Metatable = d.arrayMT
 		return t, nil
 	}
@@ -484,7 +522,7 @@ func (d *decoder) array() (lua.LValue, error) {
 		d.skipSpace()
 	}
 	elems := d.vals[base:]
-	t := d.L.CreateTable(len(elems), 0)
+	t := d.l.CreateTable(len(elems), 0)
 	for i, v := range elems {
 		t.RawSetInt(i+1, v)
 	}
@@ -506,7 +544,7 @@ func (d *decoder) object() (lua.LValue, error) {
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
 		d.depth--
-		return d.L.CreateTable(0, 0), nil
+		return d.l.CreateTable(0, 0), nil
 	}
 	base, kbase := len(d.vals), len(d.keys)
 	for {
@@ -544,7 +582,7 @@ func (d *decoder) object() (lua.LValue, error) {
 		d.skipSpace()
 	}
 	keys, vals := d.keys[kbase:], d.vals[base:]
-	t := d.L.CreateTable(0, len(keys))
+	t := d.l.CreateTable(0, len(keys))
 	for i, k := range keys {
 		t.RawSetString(k, vals[i])
 	}

@@ -11,13 +11,12 @@ import (
 
 // Encode errors.
 var (
-	errCycle       = errors.New("cannot encode a cyclic table")
-	errNaN         = errors.New("cannot encode NaN")
-	errPosInf      = errors.New("cannot encode +Inf")
-	errNegInf      = errors.New("cannot encode -Inf")
-	errArrayKey    = errors.New("array has non-integer key")
-	errArrayIndex  = errors.New("array has an index out of range")
-	errEncodeDepth = errTooDeep
+	errCycle      = errors.New("cannot encode a cyclic table")
+	errNaN        = errors.New("cannot encode NaN")
+	errPosInf     = errors.New("cannot encode +Inf")
+	errNegInf     = errors.New("cannot encode -Inf")
+	errArrayKey   = errors.New("array has non-integer key")
+	errArrayIndex = errors.New("array has an index out of range")
 )
 
 // encoder is the state of one Encode call, kept in the Codec between calls.
@@ -80,7 +79,7 @@ func (e *encoder) table(b []byte, t *lua.LTable) ([]byte, error) {
 		}
 	}
 	if len(e.open) >= maxDepth {
-		return b, errEncodeDepth
+		return b, errTooDeep
 	}
 	e.open = append(e.open, t)
 	b, err := e.members(b, t)
@@ -94,12 +93,12 @@ func (e *encoder) table(b []byte, t *lua.LTable) ([]byte, error) {
 func (e *encoder) members(b []byte, t *lua.LTable) ([]byte, error) {
 	marked := t.Metatable == lua.LValue(e.arrayMT)
 	n := t.MaxN()
-	var hashKey lua.LValue
+	var hashKey, hashVal lua.LValue
 	if n > 0 {
-		hashKey, _ = t.Next(lua.LNumber(n))
+		hashKey, hashVal = t.Next(boxInt(n))
 	} else {
 		// Next(0) skips the first hashed key; start from nil instead.
-		hashKey, _ = t.Next(lua.LNil)
+		hashKey, hashVal = t.Next(lua.LNil)
 	}
 	if hashKey != lua.LNil {
 		if marked {
@@ -108,7 +107,7 @@ func (e *encoder) members(b []byte, t *lua.LTable) ([]byte, error) {
 			}
 			return b, errArrayKey
 		}
-		return e.object(b, t)
+		return e.object(b, t, n, hashKey, hashVal)
 	}
 	if n == 0 {
 		if marked {
@@ -126,7 +125,7 @@ func (e *encoder) members(b []byte, t *lua.LTable) ([]byte, error) {
 		if v == lua.LNil {
 			if !marked {
 				// Keys 1..n with a hole: not a sequence.
-				return e.object(b[:start], t)
+				return e.object(b[:start], t, n, lua.LNil, lua.LNil)
 			}
 			b = append(b, "null"...)
 			continue
@@ -140,34 +139,85 @@ func (e *encoder) members(b []byte, t *lua.LTable) ([]byte, error) {
 }
 
 // object writes t as an object, its members in t's iteration order: the
-// array part, then the other keys in the order they were first set.
-func (e *encoder) object(b []byte, t *lua.LTable) ([]byte, error) {
+// array part 1..n, then the hashed keys, from first (whose value is firstVal),
+// in the order they were first set.
+func (e *encoder) object(b []byte, t *lua.LTable, n int, first, firstVal lua.LValue) ([]byte, error) {
+	start := len(b)
 	b = append(b, '{')
-	first := true
 	var err error
-	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		switch k := k.(type) {
-		case lua.LString:
-			b = appendString(b, string(k))
-		case lua.LNumber:
-			b = append(b, '"')
-			if b, err = appendNumber(b, float64(k)); err != nil {
+	for i := 1; i <= n; i++ {
+		if v := t.RawGetInt(i); v != lua.LNil {
+			if b, err = e.member(b, boxInt(i), v); err != nil {
 				return b, err
 			}
-			b = append(b, '"')
-		default:
-			return b, typeError(k.Type(), " key")
 		}
-		b = append(b, ':')
-		if b, err = e.value(b, v); err != nil {
+	}
+	for k, v := first, firstVal; k != lua.LNil; {
+		if b, err = e.member(b, k, v); err != nil {
 			return b, err
+		}
+		k, v = t.Next(k)
+		if k == first || isArrayIndex(k, n) {
+			// An integer key that Go code put in the hash part
+			// (RawSetH(LNumber(1), v)) sends LTable.Next round in
+			// circles; walk the table's maps instead.
+			return e.objectForEach(b[:start], t)
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// boxInt returns i as a lua.LValue, without allocating when it is small.
+func boxInt(i int) lua.LValue {
+	if uint(i) < uint(len(smallInts)) {
+		return smallInts[i]
+	}
+	return lua.LNumber(i)
+}
+
+// isArrayIndex reports whether k is one of the integer keys 1..n.
+func isArrayIndex(k lua.LValue, n int) bool {
+	f, ok := k.(lua.LNumber)
+	return ok && f >= 1 && f <= lua.LNumber(n) && f == lua.LNumber(math.Trunc(float64(f)))
+}
+
+// objectForEach writes t as an object in ForEach order, which is random for
+// hashed keys but visits each key once whatever the table holds.
+func (e *encoder) objectForEach(b []byte, t *lua.LTable) ([]byte, error) {
+	b = append(b, '{')
+	var err error
+	t.ForEach(func(k, v lua.LValue) {
+		if err == nil {
+			b, err = e.member(b, k, v)
+		}
+	})
+	if err != nil {
+		return b, err
+	}
+	return append(b, '}'), nil
+}
+
+// member writes the object member k: v, preceded by a comma unless it is the
+// first one (b ends with '{').
+func (e *encoder) member(b []byte, k, v lua.LValue) ([]byte, error) {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	switch k := k.(type) {
+	case lua.LString:
+		b = appendString(b, string(k))
+	case lua.LNumber:
+		var err error
+		b = append(b, '"')
+		if b, err = appendNumber(b, float64(k)); err != nil {
+			return b, err
+		}
+		b = append(b, '"')
+	default:
+		return b, typeError(k.Type(), " key")
+	}
+	b = append(b, ':')
+	return e.value(b, v)
 }
 
 // appendNumber writes f as encoding/json does: integers up to 2^53 without

@@ -2,6 +2,7 @@ package luajson_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -38,9 +39,32 @@ func eval(t *testing.T, L *lua.LState, chunk string) lua.LValue {
 	return v
 }
 
+// short cuts s for error messages.
+func short(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "..."
+	}
+	return s
+}
+
 func deep(open, close string, n int) string {
 	return strings.Repeat(open, n) + strings.Repeat(close, n)
 }
+
+var bigArray, bigObject = func() (string, string) {
+	var a, o strings.Builder
+	a.WriteString("[")
+	o.WriteString("{")
+	for i := range 300 {
+		if i > 0 {
+			a.WriteString(",")
+			o.WriteString(",")
+		}
+		fmt.Fprintf(&a, `%d.5`, i)
+		fmt.Fprintf(&o, `"k%d":[%d,{}]`, (i*7919)%300, i)
+	}
+	return a.String() + "]", o.String() + "}"
+}()
 
 // TestRoundTrip decodes JSON text and checks the text Encode gives back.
 func TestRoundTrip(t *testing.T) {
@@ -106,20 +130,23 @@ func TestRoundTrip(t *testing.T) {
 		{"unicode key", `{"ключ":1}`, `{"ключ":1}`},
 		{"long key", `{"` + strings.Repeat("k", 40) + `":1}`, `{"` + strings.Repeat("k", 40) + `":1}`},
 		{"depth 1000", deep("[", "]", 1000), deep("[", "]", 1000)},
+		{"long array", bigArray, bigArray},
+		{"many keys keep order", bigObject, bigObject},
+		{"long escaped string", `"` + strings.Repeat(`a\n\u00e9`, 20000) + `"`, `"` + strings.Repeat(`a\né`, 20000) + `"`},
 	}
 	_, c := newState(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := c.Decode([]byte(tt.in))
 			if err != nil {
-				t.Fatalf("Decode(%q): got error %v, want none", tt.in, err)
+				t.Fatalf("Decode(%q): got error %v, want none", short(tt.in), err)
 			}
 			got, err := c.Encode(nil, v)
 			if err != nil {
-				t.Fatalf("Encode(Decode(%q)): got error %v, want %q", tt.in, err, tt.want)
+				t.Fatalf("Encode(Decode(%q)): got error %v, want %q", short(tt.in), err, short(tt.want))
 			}
 			if string(got) != tt.want {
-				t.Errorf("Encode(Decode(%q)): got %q, want %q", tt.in, got, tt.want)
+				t.Errorf("Encode(Decode(%q)): got %q, want %q", short(tt.in), short(string(got)), short(tt.want))
 			}
 		})
 	}
@@ -234,13 +261,13 @@ func TestDecodeErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := c.Decode([]byte(tt.in))
 			if err == nil {
-				t.Fatalf("Decode(%q): got %v, want error %q", tt.in, v, tt.want)
+				t.Fatalf("Decode(%q): got %v, want error %q", short(tt.in), v, tt.want)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Decode(%q): got error %q, want %q", tt.in, err, tt.want)
+				t.Errorf("Decode(%q): got error %q, want %q", short(tt.in), err, tt.want)
 			}
 			if v != lua.LNil {
-				t.Errorf("Decode(%q) value on error: got %v, want nil", tt.in, v)
+				t.Errorf("Decode(%q) value on error: got %v, want nil", short(tt.in), v)
 			}
 		})
 	}
@@ -525,4 +552,41 @@ func traceback(L *lua.LState) int {
 	msg := L.Get(1).String()
 	L.Push(lua.LString(msg + "\n" + L.Where(1)))
 	return 1
+}
+
+// TestEncodeHashedIntegerKeys covers tables that Go code filled with
+// RawSetH(LNumber(i), v): LTable.Next cannot walk them, Encode still must.
+func TestEncodeHashedIntegerKeys(t *testing.T) {
+	_, c := newState(t)
+	tests := []struct {
+		name  string
+		build func(t *lua.LTable)
+		want  []string // any of these
+	}{
+		{"only hashed 1", func(t *lua.LTable) { t.RawSetH(lua.LNumber(1), lua.LString("a")) }, []string{`{"1":"a"}`}},
+		{"hashed 5 after array", func(t *lua.LTable) {
+			t.RawSetInt(1, lua.LTrue)
+			t.RawSetH(lua.LNumber(5), lua.LFalse)
+		}, []string{`{"1":true,"5":false}`, `{"5":false,"1":true}`}},
+		{"hashed 1 and string", func(t *lua.LTable) {
+			t.RawSetString("x", lua.LNumber(1))
+			t.RawSetH(lua.LNumber(1), lua.LNumber(2))
+		}, []string{`{"x":1,"1":2}`, `{"1":2,"x":1}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := &lua.LTable{Metatable: lua.LNil}
+			tt.build(tb)
+			got, err := c.Encode(nil, tb)
+			if err != nil {
+				t.Fatalf("Encode: got error %v, want %v", err, tt.want)
+			}
+			for _, w := range tt.want {
+				if string(got) == w {
+					return
+				}
+			}
+			t.Errorf("Encode: got %s, want one of %v", got, tt.want)
+		})
+	}
 }
