@@ -12,4 +12,6 @@ const (
 	LogKeyPath       = "path"
 	LogKeyStatus     = "status"
 	LogKeyDuration   = "duration"
+	LogKeyFiles      = "files"   // a reload's script and modules
+	LogKeyOutcome    = "outcome" // a reload's result: "ok" or "refused"
 )

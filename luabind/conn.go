@@ -107,11 +107,14 @@ func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
 
 // connObject returns the conn object of cs in v, made once per VM.
 func (v *vm) connObject(cs *connState) lua.LValue {
+	if !v.live {
+		return v.newConnObject(cs.conn) // loading: cs belongs to the worker
+	}
 	if cs.objVM == v && cs.obj != nil {
 		return cs.obj
 	}
 	ud := v.newConnObject(cs.conn)
-	if cs.w == v.w {
+	if cs.w == v.w && v.live {
 		cs.obj, cs.objVM = ud, v
 	}
 	return ud

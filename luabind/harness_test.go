@@ -28,6 +28,7 @@ type serverOpts struct {
 	serializer string
 	workers    int
 	mount      engine.MountConfig // Path, limits; Handler and Serializer are filled in
+	lua        luabind.Options    // Watch, ...; Script and Workers are filled in, Logger when nil
 }
 
 // newTestServer serves script (a path, or Lua source when it contains a
@@ -42,7 +43,12 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 		script = path
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	lm, err := luabind.New(luabind.Options{Script: script, Workers: o.workers, Logger: log})
+	lo := o.lua
+	lo.Script, lo.Workers = script, o.workers
+	if lo.Logger == nil {
+		lo.Logger = log
+	}
+	lm, err := luabind.New(lo)
 	if err != nil {
 		t.Fatalf("load %s: %v", script, err)
 	}

@@ -25,6 +25,12 @@ type Mount struct {
 	next    atomic.Uint64 // round robin for new connections
 	prog    atomic.Pointer[Program]
 
+	reloadMu       sync.Mutex // one reload at a time; guards stopped
+	stopped        bool
+	watch          *watcher // nil unless Options.Watch
+	reloadsOK      atomic.Uint64
+	reloadsRefused atomic.Uint64
+
 	closeOnce sync.Once
 }
 
@@ -49,9 +55,12 @@ func New(opts Options) (*Mount, error) {
 			m.Stop()
 			return nil, err
 		}
-		w.vm = v
+		w.vm, v.live = v, true
 		m.workers = append(m.workers, w)
 		go w.run()
+	}
+	if opts.Watch {
+		m.startWatch()
 	}
 	return m, nil
 }
@@ -63,10 +72,17 @@ func (m *Mount) Bind(em *engine.Mount) { m.em.Store(em) }
 // Program returns the program the workers run.
 func (m *Mount) Program() *Program { return m.prog.Load() }
 
-// Stop stops the workers after they finish what is queued. Call it after
-// the engine has shut down.
+// Stop stops the file watcher, waits for a reload in progress, and stops
+// the workers after they finish what is queued. Call it after the engine
+// has shut down.
 func (m *Mount) Stop() {
 	m.closeOnce.Do(func() {
+		if m.watch != nil {
+			m.watch.close()
+		}
+		m.reloadMu.Lock()
+		m.stopped = true
+		m.reloadMu.Unlock()
 		for _, w := range m.workers {
 			w.stop()
 		}

@@ -20,6 +20,14 @@ type Options struct {
 	CallStackSize int
 	// RegistryMaxSize bounds a VM's value stack, in slots. Defaults to 256 Ki.
 	RegistryMaxSize int
+	// Watch reloads the mount (see [Mount.Reload]) when the script or a
+	// module it requires changes on disk. Defaults to false; luaws serve
+	// turns it on.
+	Watch bool
+	// WatchDebounce is how long the files must stay quiet after a change
+	// before the reload starts, so that one save is one reload. Defaults
+	// to 100 ms.
+	WatchDebounce time.Duration
 	// Logger receives the mount's logs and the scripts' luaws.log lines. Nil discards.
 	Logger *slog.Logger
 }
@@ -39,6 +47,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RegistryMaxSize <= 0 {
 		o.RegistryMaxSize = 256 * 1024
+	}
+	if o.WatchDebounce <= 0 {
+		o.WatchDebounce = 100 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

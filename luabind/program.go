@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,6 +26,8 @@ type Program struct {
 
 	mu      sync.Mutex
 	modules map[string]*lua.FunctionProto // by file path
+	looked  map[string]bool               // every module file require found or looked for
+	onLook  func(paths ...string)         // told of paths added to looked (the watcher)
 }
 
 // CompileError is a script that does not compile, or does not load.
@@ -48,7 +51,8 @@ func Compile(path string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Program{Path: path, Dir: filepath.Dir(path), main: proto, modules: map[string]*lua.FunctionProto{}}, nil
+	return &Program{Path: path, Dir: filepath.Dir(path), main: proto,
+		modules: map[string]*lua.FunctionProto{}, looked: map[string]bool{}}, nil
 }
 
 func compileFile(path string) (*lua.FunctionProto, error) {
@@ -114,6 +118,7 @@ func (p *Program) Files() []string {
 	for f := range p.modules {
 		files = append(files, f)
 	}
+	slices.Sort(files[1:])
 	return files
 }
 
@@ -135,6 +140,12 @@ func (p *Program) findModule(name string) (string, bool) {
 func (p *Program) loader(L *lua.LState) int {
 	name := L.CheckString(1)
 	path, ok := p.findModule(name)
+	if ok {
+		p.look(path)
+	} else {
+		rel := filepath.FromSlash(strings.ReplaceAll(name, ".", "/"))
+		p.look(filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua"))
+	}
 	if !ok {
 		L.Push(lua.LString("\n\tno file '" + filepath.Join(p.Dir, strings.ReplaceAll(name, ".", "/")) + ".lua'"))
 		return 1

@@ -24,6 +24,10 @@ type vm struct {
 	h     handlers
 	log   *slog.Logger
 	buf   []byte // encode scratch
+	// live is set when the worker takes the VM (New, or a reload's swap).
+	// Until then the VM is being loaded, maybe on another goroutine, and
+	// must not touch the connections' worker-owned state.
+	live bool
 }
 
 // handlers are the functions of the script's table; nil when absent.

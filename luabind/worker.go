@@ -19,6 +19,9 @@ type worker struct {
 	done   chan struct{}
 	vm     *vm // owned by the run goroutine once started
 	log    *slog.Logger
+	// conns are the connections whose open event ran and close event has
+	// not; owned by the run goroutine.
+	conns map[*connState]struct{}
 }
 
 type eventKind uint8
@@ -59,6 +62,7 @@ func newWorker(m *Mount, id int) *worker {
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
 		log:    m.log.With("worker", id),
+		conns:  map[*connState]struct{}{},
 	}
 }
 
@@ -109,6 +113,7 @@ func (w *worker) handle(ev event) {
 	v := w.vm
 	switch ev.kind {
 	case evOpen:
+		w.conns[ev.cs] = struct{}{}
 		if v.h.open != nil {
 			w.callConn(ev.cs, v.h.open, v.connObject(ev.cs), v.requestTable(ev.cs.conn.Request()))
 		}
@@ -119,6 +124,7 @@ func (w *worker) handle(ev event) {
 			w.callConn(ev.cs, v.h.close, v.connObject(ev.cs), lua.LNumber(ev.code), lua.LString(ev.reason))
 		}
 		ev.cs.obj, ev.cs.objVM = nil, nil
+		delete(w.conns, ev.cs)
 		close(ev.done)
 	case evFunc:
 		ev.fn(v)

@@ -17,6 +17,10 @@ type Config struct {
 	Mounts []MountConfig
 	// ShutdownTimeout bounds a graceful stop. Defaults to 10 s.
 	ShutdownTimeout time.Duration
+	// NoWatch turns off reloading a mount when its script or a module it
+	// requires changes on disk (watch = false in luaws.toml). SIGHUP
+	// reloads either way. Defaults to false: serve watches.
+	NoWatch bool
 	// LogFormat is "text" (default) or "json"; LogLevel is debug|info|warn|error.
 	LogFormat, LogLevel string
 }

@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/luaws/luaws/engine"
@@ -86,6 +88,7 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "longest a graceful stop may take")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: luaws serve [flags] SCRIPT.lua")
 		fs.PrintDefaults()
@@ -152,6 +155,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			Script:         mc.Script,
 			Workers:        mc.Workers,
 			HandlerTimeout: mc.HandlerTimeout,
+			Watch:          !cfg.NoWatch,
 			Logger:         log.With(engine.LogKeyMount, mountPath(mc)),
 		})
 		if err != nil {
@@ -189,24 +193,45 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	if tlsConfig != nil {
 		scheme = "wss"
 	}
+	// SIGHUP reloads every mount (see luabind.Mount.Reload). Registered
+	// before the listening line, so that a SIGHUP sent after it never
+	// takes the default action (exit).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	for _, m := range srv.Mounts() {
 		fmt.Fprintf(stdout, "luaws listening on %s://%s%s\n", scheme, ln.Addr(), m.Path())
 	}
 
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-serveErr:
-		log.Error("server stopped", engine.LogKeyError, err)
-		return ExitFailure
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			break wait
+		case err := <-serveErr:
+			log.Error("server stopped", engine.LogKeyError, err)
+			return ExitFailure
+		case <-hup:
+			reloadAll(scripts)
+		}
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		log.Error("shutdown", engine.LogKeyError, err)
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// reloadAll reloads every mount, one after the other. Each reload logs its
+// own line; a refused one leaves its mount on the old version.
+func reloadAll(scripts []*luabind.Mount) {
+	for _, m := range scripts {
+		_ = m.Reload("SIGHUP")
+	}
 }
 
 func mountPath(mc MountConfig) string {
