@@ -17,5 +17,15 @@
 // the registry of connections (engine.Mount). Lua values are converted at
 // the boundary (see [ToGo] and [ToLua]).
 //
+// # Hot reload
+//
+// [Mount.Reload] compiles a new [Program] and loads it in a fresh VM per
+// worker, off the workers' goroutines (a VM being loaded is reachable from
+// nowhere else). Only when all load does each worker swap VMs, through its
+// event queue, so the swap falls between two events. The old VM is closed
+// on its worker; what lives in Go (connections, conn.data, the registry)
+// is untouched. With Options.Watch a watcher (fsnotify, on the files'
+// directories) calls Reload when the script or a module changes.
+//
 // luabind imports engine; engine never imports luabind.
 package luabind

@@ -13,6 +13,9 @@ type Options struct {
 	Workers int
 	// HandlerTimeout bounds one handler or timer call. Defaults to 1 s.
 	HandlerTimeout time.Duration
+	// LoadTimeout bounds running the script's main chunk in one VM, at
+	// start and at each reload. Defaults to 10 s.
+	LoadTimeout time.Duration
 	// QueueSize is how many events may wait for one worker before the
 	// connections feeding it stop being read. Defaults to 1024.
 	QueueSize int
@@ -38,6 +41,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HandlerTimeout <= 0 {
 		o.HandlerTimeout = time.Second
+	}
+	if o.LoadTimeout <= 0 {
+		o.LoadTimeout = 10 * time.Second
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024

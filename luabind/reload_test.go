@@ -241,6 +241,22 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 	}
 }
 
+func TestReloadRefusesEndlessLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "script.lua", versioned("v1"))
+	ts := newTestServer(t, path, serverOpts{lua: luabind.Options{LoadTimeout: 100 * time.Millisecond}})
+	c := ts.dial(t, "")
+	ask(t, c, "a")
+	writeFile(t, dir, "script.lua", "local n = 0\nwhile true do n = n + 1 end\nreturn {}\n")
+	err := ts.Script.Reload("test")
+	if err == nil || !strings.Contains(err.Error(), "script.lua: loading took longer than 100ms") {
+		t.Fatalf("got %v, want a load timeout", err)
+	}
+	if got, want := ask(t, c, "b"), "v1 1 2 b"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestReloadOnModuleChange(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "script.lua", `

@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,8 +84,18 @@ func newVM(w *worker, prog *Program) (*vm, error) {
 		MinimizeStackMemory: true,
 	})
 	v := &vm{L: L, w: w, prog: prog, log: w.m.log}
-	if err := v.init(); err != nil {
+	// A script that never finishes loading must not hang a reload (nor
+	// the shutdown waiting for it).
+	ctx, cancel := context.WithTimeout(context.Background(), w.m.opts.LoadTimeout)
+	L.SetContext(ctx)
+	err := v.init()
+	L.RemoveContext()
+	cancel()
+	if err != nil {
 		L.Close()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = &LoadError{File: prog.Path, Msg: fmt.Sprintf("loading took longer than %s (an endless loop outside the handlers?)", w.m.opts.LoadTimeout)}
+		}
 		return nil, err
 	}
 	return v, nil
