@@ -332,14 +332,19 @@ return { message = function(conn, msg) conn:send(shout(msg)) end }
 func TestReloadIgnoresOtherFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "script.lua", versioned("v1"))
-	ts := newTestServer(t, path, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond}})
+	logs, log := newLogBuffer(t)
+	ts := newTestServer(t, path, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond, Logger: log}})
 	writeFile(t, dir, "notes.txt", "x")
 	writeFile(t, dir, "other.lua", "return {}")
 	writeFile(t, dir, ".script.lua.swp", "x")
-	// Then a change that counts: if the others had counted, there would
-	// be more than one reload by the time this one is seen.
 	writeFile(t, dir, "script.lua", versioned("v2"))
 	waitReloads(t, ts.Script, 1, 0)
+	// The reload names the files that changed: only the script counts
+	// (had the others come later than the debounce, they would have made
+	// more reloads, which waitReloads fails on).
+	if lines := logs.lines("msg=reloaded", `reason="changed: `+path+`"`); len(lines) != 1 {
+		t.Fatalf("got reload lines %q, want one with reason changed: %s", logs.lines("msg=reloaded"), path)
+	}
 	c := ts.dial(t, "")
 	if got, want := ask(t, c, "a"), "v2 1 1 a"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
@@ -368,9 +373,6 @@ func TestReloadSaveStyles(t *testing.T) {
 			defer f.Close()
 			for chunk := range slicesChunk([]byte(src), 16) {
 				if _, err := f.Write(chunk); err != nil {
-					t.Fatal(err)
-				}
-				if err := f.Sync(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -406,7 +408,7 @@ func TestReloadSaveStyles(t *testing.T) {
 	for _, st := range styles {
 		t.Run(st.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "script.lua", versioned("v1"))
-			ts := newTestServer(t, path, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 150 * time.Millisecond}})
+			ts := newTestServer(t, path, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 250 * time.Millisecond}})
 			c := ts.dial(t, "")
 			st.save(t, path, versioned("v2"))
 			waitReloads(t, ts.Script, 1, 0)
