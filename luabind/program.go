@@ -26,7 +26,7 @@ type Program struct {
 
 	mu      sync.Mutex
 	modules map[string]*lua.FunctionProto // by file path
-	looked  map[string]bool               // every module file require found or looked for
+	looked  map[string]bool               // every module file require looked for: true if found
 	onLook  func(paths ...string)         // told of paths added to looked (the watcher)
 }
 
@@ -141,10 +141,10 @@ func (p *Program) loader(L *lua.LState) int {
 	name := L.CheckString(1)
 	path, ok := p.findModule(name)
 	if ok {
-		p.look(path)
+		p.look(true, path)
 	} else {
 		rel := filepath.FromSlash(strings.ReplaceAll(name, ".", "/"))
-		p.look(filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua"))
+		p.look(false, filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua"))
 	}
 	if !ok {
 		L.Push(lua.LString("\n\tno file '" + filepath.Join(p.Dir, strings.ReplaceAll(name, ".", "/")) + ".lua'"))

@@ -48,7 +48,7 @@ func (m *Mount) Reload(reason string) error {
 	// disk again, so a changed module is never served from a stale cache.
 	files := old.Files()
 	if prog != nil {
-		files = prog.Files()
+		files = prog.readFiles()
 	}
 	m.watchPrograms(old, prog)
 	if err != nil {
@@ -165,14 +165,15 @@ func (m *Mount) watchPrograms(progs ...*Program) {
 
 // look records module paths that require found or looked for, and tells
 // the watcher about new ones.
-func (p *Program) look(paths ...string) {
+func (p *Program) look(found bool, paths ...string) {
 	p.mu.Lock()
 	var added []string
 	for _, path := range paths {
-		if !p.looked[path] {
-			p.looked[path] = true
+		was, seen := p.looked[path]
+		if !seen {
 			added = append(added, path)
 		}
+		p.looked[path] = was || found
 	}
 	onLook := p.onLook
 	p.mu.Unlock()
@@ -185,6 +186,21 @@ func (p *Program) setOnLook(f func(paths ...string)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.onLook = f
+}
+
+// readFiles returns the script and every module file require found,
+// whether it compiled or not: what a reload read.
+func (p *Program) readFiles() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	files := []string{p.Path}
+	for f, found := range p.looked {
+		if found {
+			files = append(files, f)
+		}
+	}
+	slices.Sort(files[1:])
+	return files
 }
 
 // watchFiles returns the script and every module path require found or

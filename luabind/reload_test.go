@@ -185,6 +185,10 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			wantFiles := "files=[" + filepath.Join(dir, "script.lua") + "]"
+			if _, ok := tt.files["greet.lua"]; ok {
+				wantFiles = `files="[` + filepath.Join(dir, "script.lua") + " " + filepath.Join(dir, "greet.lua") + `]"`
+			}
 			path := writeFile(t, dir, "script.lua", versioned("v1"))
 			logs, log := newLogBuffer(t)
 			ts := newTestServer(t, path, serverOpts{workers: 2, lua: luabind.Options{Logger: log}})
@@ -214,8 +218,8 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 			if len(lines) != 1 {
 				t.Fatalf("got %d refusal lines, want 1:\n%s", len(lines), lines)
 			}
-			for _, want := range []string{"outcome=refused", "reason=test", "files=", "duration=", "level=ERROR",
-				strconv.Quote(err.Error())} {
+			for _, want := range []string{"outcome=refused", "reason=test", "duration=", "level=ERROR",
+				wantFiles, strconv.Quote(err.Error())} {
 				if !strings.Contains(lines[0], want) {
 					t.Errorf("log line %q does not contain %q", lines[0], want)
 				}
@@ -326,6 +330,21 @@ return { message = function(conn, msg) conn:send(shout(msg)) end }
 	files := ts.Script.Program().Files()
 	if len(files) != 2 || files[0] != path || filepath.Base(files[1]) != "shout.lua" {
 		t.Fatalf("got files %q, want the script and shout.lua", files)
+	}
+}
+
+func TestReloadFollowsSymlink(t *testing.T) {
+	real := writeFile(t, t.TempDir(), "app.lua", versioned("v1"))
+	link := filepath.Join(t.TempDir(), "script.lua")
+	if err := os.Symlink(real, link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	ts := newTestServer(t, link, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond}})
+	writeFile(t, filepath.Dir(real), "app.lua", versioned("v2"))
+	waitReloads(t, ts.Script, 1, 0)
+	c := ts.dial(t, "")
+	if got, want := ask(t, c, "a"), "v2 1 1 a"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 

@@ -89,6 +89,11 @@ func (w *watcher) add(paths ...string) {
 		}
 		w.files[abs] = true
 		w.watchDir(filepath.Dir(abs))
+		// A symlinked file changes where its target is.
+		if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+			w.files[real] = true
+			w.watchDir(filepath.Dir(real))
+		}
 	}
 }
 
