@@ -506,8 +506,11 @@ func TestReloadHandlerError(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "script.lua", versioned("v1"))
 	ts := newTestServer(t, path, serverOpts{})
-	a, b := ts.dial(t, ""), ts.dial(t, "")
-	ask(t, a, "x")
+	a := ts.dial(t, "")
+	if got, want := ask(t, a, "x"), "v1 1 1 x"; got != want { // a is conn 1
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	b := ts.dial(t, "")
 	ask(t, b, "x")
 	writeFile(t, dir, "script.lua", `
 local M = {}
