@@ -114,7 +114,7 @@ func (v *vm) connObject(cs *connState) lua.LValue {
 		return cs.obj
 	}
 	ud := v.newConnObject(cs.conn)
-	if cs.w == v.w && v.live {
+	if cs.w == v.w {
 		cs.obj, cs.objVM = ud, v
 	}
 	return ud

@@ -140,16 +140,13 @@ func (p *Program) findModule(name string) (string, bool) {
 func (p *Program) loader(L *lua.LState) int {
 	name := L.CheckString(1)
 	path, ok := p.findModule(name)
-	if ok {
-		p.look(true, path)
-	} else {
+	if !ok {
 		rel := filepath.FromSlash(strings.ReplaceAll(name, ".", "/"))
 		p.look(false, filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua"))
-	}
-	if !ok {
 		L.Push(lua.LString("\n\tno file '" + filepath.Join(p.Dir, strings.ReplaceAll(name, ".", "/")) + ".lua'"))
 		return 1
 	}
+	p.look(true, path)
 	proto, err := p.module(path)
 	if err != nil {
 		L.RaiseError("%s", err.Error())
