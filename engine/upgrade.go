@@ -55,13 +55,17 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		header.Del("Sec-WebSocket-Protocol")
 	}
 
+	// Take the id before the 101 goes out, so that a client that connects
+	// after another one has been answered gets a higher id. A failed
+	// upgrade leaves a gap; ids are never reused either way.
+	id := m.srv.nextID.Add(1)
 	ws, err := m.upgrader.Upgrade(w, r, header)
 	if err != nil {
 		return // the upgrader has replied
 	}
 	ws.SetReadLimit(m.cfg.MaxMessageSize)
 	c := &Conn{
-		id:          m.srv.nextID.Add(1),
+		id:          id,
 		mount:       m,
 		ws:          ws,
 		req:         req,

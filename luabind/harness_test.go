@@ -2,6 +2,7 @@ package luabind_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -29,6 +30,7 @@ type serverOpts struct {
 	workers    int
 	mount      engine.MountConfig // Path, limits; Handler and Serializer are filled in
 	lua        luabind.Options    // Watch, ...; Script and Workers are filled in, Logger when nil
+	log        io.Writer          // also gets the server's log lines (e.g. a *logBuffer), besides t.Output()
 }
 
 // newTestServer serves script (a path, or Lua source when it contains a
@@ -42,7 +44,11 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 		}
 		script = path
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var out io.Writer = t.Output()
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lo := o.lua
 	lo.Script, lo.Workers = script, o.workers
 	if lo.Logger == nil {

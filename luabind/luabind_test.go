@@ -1,7 +1,10 @@
 package luabind_test
 
 import (
+	"strconv"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestEchoScript(t *testing.T) {
@@ -24,5 +27,43 @@ return M
 		if got := read(t, c); got != string(rune('0'+want)) {
 			t.Fatalf("got id %s, want %d", got, want)
 		}
+	}
+}
+
+// TestIDsInDialOrder dials clients one after the other without waiting for
+// their open handlers: each gets the next id, in the order it connected.
+func TestIDsInDialOrder(t *testing.T) {
+	ts := newTestServer(t, `
+local M = {}
+function M.message(conn) conn:send(tostring(conn.id)) end
+return M
+`, serverOpts{})
+	const n = 30
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = ts.dial(t, "")
+	}
+	for i, c := range conns {
+		send(t, c, "id?")
+		if got, want := read(t, c), strconv.Itoa(i+1); got != want {
+			t.Fatalf("client %d: got id %s, want %s", i+1, got, want)
+		}
+	}
+}
+
+// TestIDsNeverReused closes a connection and checks that the next one gets
+// a new id.
+func TestIDsNeverReused(t *testing.T) {
+	ts := newTestServer(t, `
+local M = {}
+function M.open(conn) conn:send(tostring(conn.id)) end
+return M
+`, serverOpts{})
+	for want := 1; want <= 3; want++ {
+		c := ts.dial(t, "")
+		if got := read(t, c); got != strconv.Itoa(want) {
+			t.Fatalf("got id %s, want %d", got, want)
+		}
+		closeNormally(t, c, websocket.CloseNormalClosure, "")
 	}
 }

@@ -1,0 +1,132 @@
+package luabind_test
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// logBuffer collects log output; safe for concurrent writes and reads.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls until the log holds every one of subs, failing after 5 s.
+// It returns the log.
+func (b *logBuffer) waitFor(t testing.TB, subs ...string) string {
+	t.Helper()
+	var s string
+	ok := waitUntil(5*time.Second, func() bool {
+		s = b.String()
+		for _, sub := range subs {
+			if !strings.Contains(s, sub) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("log: got\n%s\nwant it to contain %q", s, subs)
+	}
+	return s
+}
+
+// lines returns the log lines that contain sub.
+func (b *logBuffer) lines(sub string) []string {
+	var out []string
+	for l := range strings.Lines(b.String()) {
+		if strings.Contains(l, sub) {
+			out = append(out, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	return out
+}
+
+// waitUntil polls cond every 10 ms until it holds or d has passed.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// dialHeader connects a client that sends header (e.g. Sec-WebSocket-Protocol).
+func (ts *testServer) dialHeader(t testing.TB, query string, header http.Header) (*websocket.Conn, *http.Response) {
+	t.Helper()
+	u := ts.URL
+	if query != "" {
+		u += "?" + query
+	}
+	c, resp, err := websocket.DefaultDialer.Dial(u, header)
+	if err != nil {
+		t.Fatalf("dial %s: %v", u, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, resp
+}
+
+// readFrame returns the next data message and its type, failing after 5 s.
+func readFrame(t testing.TB, c *websocket.Conn) (int, string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	typ, data, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return typ, string(data)
+}
+
+// closeNormally sends a close frame with code and reason and waits for the
+// server's answer.
+func closeNormally(t testing.TB, c *websocket.Conn, code int, reason string) {
+	t.Helper()
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("write close: %v", err)
+	}
+	if got, _ := readClose(t, c); got != code {
+		t.Fatalf("close echo: got %d, want %d", got, code)
+	}
+}
+
+// writeScript writes files (name → Lua source) into a new directory and
+// returns the path of the first name given as main.
+func writeScripts(t testing.TB, main string, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, main)
+}
