@@ -178,7 +178,7 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 			c := ts.dial(t, "")
 			other := ts.dial(t, "")
 			otherMsgs := pump(other) // keeps answering pings and close frames
-			send(t, c, "hello") // conn 1 is open and served
+			send(t, c, "hello")      // conn 1 is open and served
 			if got := read(t, c); got != "hello" {
 				t.Fatalf("got %q, want hello", got)
 			}
