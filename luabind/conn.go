@@ -105,19 +105,21 @@ func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
 	return 0, nil
 }
 
-// connObject returns the conn object of cs in v, made once per VM.
+// connObject returns the conn object of cs in v. The connection's own
+// worker makes it once per VM and keeps it in cs; another worker (through
+// luaws.connections or luaws.get) gets a fresh one each time and must not
+// touch cs.obj, which only the owning worker's goroutine reads and writes.
 func (v *vm) connObject(cs *connState) lua.LValue {
-	if !v.live {
-		return v.newConnObject(cs.conn) // loading: cs belongs to the worker
+	if !v.live || cs.w != v.w {
+		// Loading a new version (cs belongs to the worker's live vm), or
+		// another worker's connection: a fresh object, no caching.
+		return v.newConnObject(cs.conn)
 	}
 	if cs.objVM == v && cs.obj != nil {
 		return cs.obj
 	}
-	ud := v.newConnObject(cs.conn)
-	if cs.w == v.w {
-		cs.obj, cs.objVM = ud, v
-	}
-	return ud
+	cs.obj, cs.objVM = v.newConnObject(cs.conn), v
+	return cs.obj
 }
 
 func (v *vm) newConnObject(c *engine.Conn) *lua.LUserData {
