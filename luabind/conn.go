@@ -160,4 +160,5 @@ func (v *vm) installConnMeta() {
 		L.RaiseError("conn.%s is read-only (store your own values in conn.data)", L.CheckString(2))
 		return 0
 	}))
+	noArith(v.L, mt.LTable, "conn")
 }

@@ -64,6 +64,20 @@ func (v *vm) installDataMeta() {
 		L.Push(lua.LString("conn.data"))
 		return 1
 	}))
+	// luar's pointer metatable has -p (a copy of the Go struct, lock and
+	// all) and p ^ v (overwrite the struct): neither is for scripts.
+	noArith(L, mt.LTable, "conn.data")
+}
+
+// noArith replaces luar's pointer operators __unm and __pow in mt with an
+// error naming what.
+func noArith(L *lua.LState, mt *lua.LTable, what string) {
+	fn := L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("attempt to perform arithmetic on %s", what)
+		return 0
+	})
+	mt.RawSetString("__unm", fn)
+	mt.RawSetString("__pow", fn)
 }
 
 func checkData(L *lua.LState) *engine.Data {

@@ -130,3 +130,6 @@ func writeScripts(t testing.TB, main string, files map[string]string) string {
 	}
 	return filepath.Join(dir, main)
 }
+
+// deadline is when a test's read gives up.
+func deadline() time.Time { return time.Now().Add(5 * time.Second) }

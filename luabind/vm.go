@@ -191,9 +191,23 @@ func (v *vm) call(fn *lua.LFunction, args ...lua.LValue) *ScriptError {
 		L.Push(a)
 	}
 	if err := L.PCall(len(args), 0, nil); err != nil {
-		return v.scriptError(err)
+		se := v.scriptError(err)
+		se.Traceback = nameHandlerFrame(se.Traceback, fn)
+		return se
 	}
 	return nil
+}
+
+// nameHandlerFrame fixes the last line of a gopher-lua traceback, which
+// calls the outermost frame "main chunk" even when it is a handler called
+// from Go: like Lua 5.1, name it "function <file:line>" instead.
+func nameHandlerFrame(tb string, fn *lua.LFunction) string {
+	const mainChunk = "in main chunk"
+	i := strings.LastIndex(tb, mainChunk)
+	if i < 0 || fn.IsG || fn.Proto == nil || fn.Proto.LineDefined == 0 {
+		return tb
+	}
+	return tb[:i] + fmt.Sprintf("in function <%s:%d>", fn.Proto.SourceName, fn.Proto.LineDefined) + tb[i+len(mainChunk):]
 }
 
 // ScriptError is a handler that raised an error.

@@ -41,7 +41,7 @@ func TestHandlerErrorClosesWith1011(t *testing.T) {
 		msg     string
 		wantLog []string // besides the common ones
 	}{
-		{"raise", []string{"script.lua:4: boom in message", "in function 'explode'", "script.lua:9"}},
+		{"raise", []string{"script.lua:4: boom in message", "in function 'explode'", "script.lua:9: in function <", "script.lua:7>"}},
 		{"send function", []string{"script.lua:11:", "cannot encode a function"}},
 		{"send cyclic", []string{"script.lua:15:", "cyclic"}},
 		{"raise table", []string{"script.lua:17:"}},
@@ -61,6 +61,9 @@ func TestHandlerErrorClosesWith1011(t *testing.T) {
 			lines := log.lines("handler failed")
 			if len(lines) != 1 {
 				t.Fatalf("log: got %d 'handler failed' lines, want 1:\n%s", len(lines), log.String())
+			}
+			if strings.Contains(lines[0], "main chunk") {
+				t.Errorf("log line: got\n%s\nwant the handler named as a function, not the main chunk", lines[0])
 			}
 			for _, want := range append([]string{"script=", "stack traceback", "conn=1"}, tt.wantLog...) {
 				if !strings.Contains(lines[0], want) {
