@@ -82,6 +82,7 @@ func shutdown(t *testing.T, ts *testServer) {
 func TestCloseHandlerRunsOnce(t *testing.T) {
 	tests := []struct {
 		name     string
+		json     bool // serializer json
 		mount    engine.MountConfig
 		end      func(t *testing.T, ts *testServer, c, other *websocket.Conn)
 		wantCode int
@@ -143,6 +144,17 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 			wantCode: websocket.CloseInvalidFramePayloadData,
 		},
 		{
+			name: "malformed JSON",
+			json: true,
+			end: func(t *testing.T, ts *testServer, c, other *websocket.Conn) {
+				send(t, c, "{oops")
+				if code, _ := readClose(t, c); code != websocket.CloseInvalidFramePayloadData {
+					t.Fatalf("client: got close %d, want 1007", code)
+				}
+			},
+			wantCode: websocket.CloseInvalidFramePayloadData, wantText: "invalid JSON",
+		},
+		{
 			name:  "slow consumer",
 			mount: engine.MountConfig{SendQueueSize: 8},
 			end: func(t *testing.T, ts *testServer, c, other *websocket.Conn) {
@@ -174,21 +186,30 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
 			var log logBuffer
-			ts := newTestServer(t, closeScript, serverOpts{mount: tt.mount, log: &log})
+			o := serverOpts{mount: tt.mount, log: &log}
+			hello := "hello"
+			if tt.json {
+				o.serializer, hello = "json", `"hello"`
+			}
+			ts := newTestServer(t, closeScript, o)
 			c := ts.dial(t, "")
 			other := ts.dial(t, "")
 			otherMsgs := pump(other) // keeps answering pings and close frames
-			send(t, c, "hello")      // conn 1 is open and served
-			if got := read(t, c); got != "hello" {
-				t.Fatalf("got %q, want hello", got)
+			send(t, c, hello)        // conn 1 is open and served
+			if got := read(t, c); got != hello {
+				t.Fatalf("got %q, want %s", got, hello)
 			}
 			tt.end(t, ts, c, other)
 			want := closeLine(1, tt.wantCode)
 			log.waitFor(t, want)
 			if tt.name != "shutdown" {
 				// Everybody else is fine.
-				send(t, other, "still here")
-				if got := <-otherMsgs; got != "still here" {
+				still := "still here"
+				if tt.json {
+					still = `"still here"`
+				}
+				send(t, other, still)
+				if got := <-otherMsgs; got != still {
 					t.Fatalf("other client: got %q, want \"still here\"", got)
 				}
 				if l := log.lines(`line=23 id=2 `); len(l) != 0 {

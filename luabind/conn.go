@@ -83,14 +83,13 @@ func pushSendResult(L *lua.LState, err error) int {
 // encodeArg serializes argument n for the mount's serializer: the frame
 // type and an owned payload. Misuse raises a Lua error naming fn.
 func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
-	val := L.CheckAny(n)
+	val := v.plainValue(L, L.CheckAny(n))
 	em := v.w.m.em.Load()
 	if em != nil && em.Serializer().Name() == "json" {
-		buf, err := v.codec.Encode(v.buf[:0], val)
+		buf, err := v.encode(val)
 		if err != nil {
 			L.RaiseError("%s: %s", fn, err.Error())
 		}
-		v.buf = buf[:0]
 		return websocket.TextMessage, append([]byte(nil), buf...)
 	}
 	switch val.Type() {
@@ -103,6 +102,45 @@ func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
 	}
 	L.ArgError(n, "string expected, got "+val.Type().String()+" (the mount has no serializer; use luaws.json.encode or serializer json)")
 	return 0, nil
+}
+
+// maxScratch is the largest encode buffer a vm keeps between calls, so that
+// one huge message does not pin its buffer.
+const maxScratch = 64 << 10
+
+// encode JSON-encodes val into v's scratch buffer; the result is valid
+// until the next call.
+func (v *vm) encode(val lua.LValue) ([]byte, error) {
+	buf, err := v.codec.Encode(v.buf[:0], val)
+	if cap(buf) <= maxScratch {
+		v.buf = buf[:0]
+	} else {
+		v.buf = nil
+	}
+	return buf, err
+}
+
+// plainValue returns a Lua copy of conn.data when val is a conn.data, so
+// that conn:send(conn.data), luaws.broadcast(conn.data) and
+// luaws.json.encode(conn.data) encode what it holds; any other val is
+// returned as it is.
+func (v *vm) plainValue(L *lua.LState, val lua.LValue) lua.LValue {
+	if ud, ok := val.(*lua.LUserData); ok {
+		if d, ok := ud.Value.(*engine.Data); ok {
+			return ToLua(L, v.codec, d.Snapshot())
+		}
+	}
+	return val
+}
+
+// luaJSONEncode is luaws.json.encode(v): the codec's encode, plus conn.data.
+func (v *vm) luaJSONEncode(L *lua.LState) int {
+	buf, err := v.encode(v.plainValue(L, L.CheckAny(1)))
+	if err != nil {
+		L.ArgError(1, err.Error())
+	}
+	L.Push(lua.LString(buf))
+	return 1
 }
 
 // connObject returns the conn object of cs in v. The connection's own

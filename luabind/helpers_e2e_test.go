@@ -2,6 +2,7 @@ package luabind_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -133,3 +134,5 @@ func writeScripts(t testing.TB, main string, files map[string]string) string {
 
 // deadline is when a test's read gives up.
 func deadline() time.Time { return time.Now().Add(5 * time.Second) }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -19,6 +19,9 @@ func (v *vm) module() *lua.LTable {
 		"broadcast":   v.luaBroadcast,
 	})
 	v.codec.Install(t)
+	if jt, ok := t.RawGetString("json").(*lua.LTable); ok {
+		jt.RawSetString("encode", L.NewFunction(v.luaJSONEncode))
+	}
 
 	logT := L.CreateTable(0, 4)
 	L.SetFuncs(logT, map[string]lua.LGFunction{

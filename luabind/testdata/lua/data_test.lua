@@ -108,6 +108,14 @@ function T.data_is_not_a_go_object(conn)
   raises(function() return conn.data ^ 2 end, "arithmetic on conn.data", "power")
 end
 
+function T.data_encodes_whole(conn)
+  for k in pairs(conn.data) do conn.data[k] = nil end
+  eq(luaws.json.encode(conn.data), "{}", "empty conn.data")
+  conn.data.list = { 1, 2 }
+  eq(luaws.json.encode(conn.data), '{"list":[1,2]}', "conn.data")
+  raises(function() luaws.json.encode({ d = conn.data }) end, "cannot encode a userdata", "conn.data inside a table")
+end
+
 function T.handshake_values(conn)
   eq(conn.query.name, "ann", "query from the URL")
 end

@@ -1,0 +1,2 @@
+-- broken.lua: does not compile.
+local x = = 1

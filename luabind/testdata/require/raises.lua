@@ -1,0 +1,2 @@
+-- raises.lua: raises while loading.
+error("cannot load raises")
