@@ -207,7 +207,7 @@ func TestSerializerNone(t *testing.T) {
 func TestConnObjectsAcrossWorkers(t *testing.T) {
 	ts := newTestServer(t, `
 local M = {}
-function M.open(conn) conn.data.name = "user" .. conn.id end
+function M.open(conn) conn.data.name = "user" .. conn.id; conn:send("hi") end
 function M.message(conn, msg)
   local names = {}
   for id, c in pairs(luaws.connections()) do
@@ -222,6 +222,9 @@ return M
 	conns := make([]*websocket.Conn, clients)
 	for i := range conns {
 		conns[i] = ts.dial(t, "")
+		if got := read(t, conns[i]); got != "hi" { // its open handler has run
+			t.Fatalf("got %q, want hi", got)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan string, clients)

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 // dataScript keeps values in conn.data in one message and reads them in
@@ -105,7 +107,7 @@ func jsonEqual(t testing.TB, what, got, want string) {
 func TestDataAcrossConnections(t *testing.T) {
 	ts := newTestServer(t, `
 local M = {}
-function M.open(conn, req) conn.data.name = req.query.name end
+function M.open(conn, req) conn.data.name = req.query.name; conn:send("hi") end
 function M.message(conn, msg)
   local other = luaws.get(tonumber(msg))
   conn:send(other and other.data.name or "gone")
@@ -114,6 +116,11 @@ return M
 `, serverOpts{workers: 2})
 	ann := ts.dial(t, "name=ann")
 	bob := ts.dial(t, "name=bob")
+	for _, c := range []*websocket.Conn{ann, bob} {
+		if got := read(t, c); got != "hi" { // its open handler has run
+			t.Fatalf("got %q, want hi", got)
+		}
+	}
 	send(t, ann, "2")
 	if got := read(t, ann); got != "bob" {
 		t.Fatalf("ann reads conn 2's name: got %q, want bob", got)
