@@ -72,12 +72,15 @@ func compileSource(name string, src []byte) (*lua.FunctionProto, error) {
 		var pe *parse.Error
 		if errors.As(err, &pe) {
 			msg := strings.TrimSpace(pe.Message)
-			if pe.Token != "" {
-				msg += " near '" + pe.Token + "'"
-			}
 			line := pe.Pos.Line
-			if line == parse.EOF {
-				line, msg = bytes.Count(src, []byte("\n"))+1, msg+" at end of file"
+			switch {
+			case line == parse.EOF:
+				// The parser names the last token it saw, which is not
+				// where the trouble is: say what usually is.
+				line = bytes.Count(bytes.TrimRight(src, "\n"), []byte("\n")) + 1
+				msg = "unexpected end of file (a function, block, string or bracket left open?)"
+			case pe.Token != "":
+				msg += " near '" + pe.Token + "'"
 			}
 			return nil, &CompileError{File: name, Line: line, Msg: msg}
 		}
@@ -142,8 +145,9 @@ func (p *Program) loader(L *lua.LState) int {
 	path, ok := p.findModule(name)
 	if !ok {
 		rel := filepath.FromSlash(strings.ReplaceAll(name, ".", "/"))
-		p.look(false, filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua"))
-		L.Push(lua.LString("\n\tno file '" + filepath.Join(p.Dir, strings.ReplaceAll(name, ".", "/")) + ".lua'"))
+		file, dir := filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua")
+		p.look(false, file, dir)
+		L.Push(lua.LString("\n\tno file '" + file + "' or '" + dir + "'"))
 		return 1
 	}
 	p.look(true, path)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,20 +13,24 @@ import (
 // check compiles and loads each script the way serve would and prints one
 // file:line line per error.
 func check(args []string, stdout, stderr io.Writer) int {
+	const checkUsage = "Usage: luaws check SCRIPT.lua ..."
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: luaws check SCRIPT.lua ...") }
+	fs.SetOutput(io.Discard) // a bad flag is reported as one line below
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return ExitBadInput
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, checkUsage)
+			return ExitOK
+		}
+		return printError(stderr, &usageError{msg: "check: " + err.Error(), try: "luaws check SCRIPT.lua ..."})
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return ExitBadInput
+		return printError(stderr, &usageError{msg: "check: no script given", try: "luaws check SCRIPT.lua ..."})
 	}
 	failed := false
 	for _, path := range fs.Args() {
 		if err := luabind.Check(path, slog.New(slog.DiscardHandler)); err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, oneLine(err.Error()))
 			failed = true
 			continue
 		}

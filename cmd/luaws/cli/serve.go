@@ -42,15 +42,41 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return run(ctx, cfg, stdout, stderr)
 }
 
-// printError prints err as one line (and a hint) and returns its exit code.
+// printError prints err, and the hint of a usageError, as one line and
+// returns its exit code.
 func printError(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "luaws: %v\n", err)
+	msg := oneLine(err.Error())
 	var ue *usageError
 	if errors.As(err, &ue) && ue.try != "" {
-		fmt.Fprintf(stderr, "Try: %s\n", ue.try)
+		msg += " (try: " + ue.try + ")"
 	}
+	fmt.Fprintf(stderr, "luaws: %s\n", msg)
 	return ExitBadInput
 }
+
+// oneLine joins the lines of a multi-line message (Lua's "module not
+// found" lists every place it looked) with "; ".
+func oneLine(msg string) string {
+	if !strings.Contains(msg, "\n") {
+		return msg
+	}
+	var b strings.Builder
+	for l := range strings.Lines(msg) {
+		l = strings.Trim(l, " \t\r\n,")
+		switch {
+		case l == "":
+			continue
+		case b.Len() == 0:
+		case strings.HasSuffix(b.String(), ":"):
+			b.WriteString(" ")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
 
 // workersFlag parses --workers N|auto.
 func parseWorkers(s string) (int, error) {
@@ -66,7 +92,9 @@ func parseWorkers(s string) (int, error) {
 
 func parseServe(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Parse reports a bad flag only through its error, printed as one line.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var (
 		cfg        Config
 		mount      MountConfig
@@ -89,12 +117,11 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: luaws serve [flags] SCRIPT.lua")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "Usage: luaws serve [flags] SCRIPT.lua")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return cfg, err
 		}
 		return cfg, &usageError{msg: "serve: " + err.Error(), try: "luaws serve -h"}

@@ -1,0 +1,3 @@
+-- no_table.lua: returns no handler table.
+local function message() end
+return message
