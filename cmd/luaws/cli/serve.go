@@ -77,7 +77,6 @@ func oneLine(msg string) string {
 	return b.String()
 }
 
-
 // workersFlag parses --workers N|auto.
 func parseWorkers(s string) (int, error) {
 	if s == "auto" {
