@@ -1,0 +1,260 @@
+package chat_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/cmd/luaws/cli"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var listening = regexp.MustCompile(`luaws listening on (ws://\S+)\n`)
+
+// serveChat runs `luaws serve --serializer json chat.lua` through cli.Main
+// on a free port, logging into the test, and returns its URL and a stop
+// function that cancels it (as SIGINT does) and returns the exit code.
+func serveChat(t *testing.T) (url string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- cli.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--serializer", "json", "chat.lua"}, &stdout, t.Output())
+	}()
+	code := -1
+	stopped := false
+	stop = func() int {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case code = <-exit:
+			case <-time.After(15 * time.Second):
+				t.Error("luaws serve did not stop within 15 s")
+			}
+		}
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1], stop
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("luaws serve exited with %d before listening", code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line after 5 s: %q", stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// client is one chat user.
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func join(t *testing.T, url, query string) *client {
+	t.Helper()
+	if query != "" {
+		url += "?" + query
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &client{t: t, ws: ws}
+}
+
+func (c *client) send(v string) {
+	c.t.Helper()
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(v)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// expect reads the next message and compares it, as JSON, with want.
+func (c *client) expect(want string) {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: got %v, want %s", err, want)
+	}
+	var got, w any
+	if err := json.Unmarshal(data, &got); err != nil {
+		c.t.Fatalf("got %s: %v", data, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		c.t.Fatalf("want %s: %v", want, err)
+	}
+	if !reflect.DeepEqual(got, w) {
+		c.t.Fatalf("got %s, want %s", data, want)
+	}
+}
+
+// expectError reads the next message and checks it is an error reply
+// whose text starts with prefix.
+func (c *client) expectError(prefix string) {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var got struct{ Type, Error string }
+	if err := json.Unmarshal(data, &got); err != nil || got.Type != "error" || len(got.Error) < len(prefix) || got.Error[:len(prefix)] != prefix {
+		c.t.Fatalf("got %s, want an error starting with %q", data, prefix)
+	}
+}
+
+func TestChat(t *testing.T) {
+	url, stop := serveChat(t)
+
+	ann := join(t, url, "name=ann")
+	ann.expect(`{"type":"welcome","id":1,"name":"ann","people":[{"id":1,"name":"ann"}]}`)
+
+	bob := join(t, url, "name=bob")
+	bob.expect(`{"type":"welcome","id":2,"name":"bob","people":[{"id":1,"name":"ann"},{"id":2,"name":"bob"}]}`)
+	ann.expect(`{"type":"joined","id":2,"name":"bob"}`)
+
+	ann.send(`{"type":"say","text":"hello ✓"}`)
+	for _, c := range []*client{ann, bob} {
+		c.expect(`{"type":"said","id":1,"from":"ann","text":"hello ✓"}`)
+	}
+
+	bob.send(`{"type":"name","name":"robert"}`)
+	for _, c := range []*client{ann, bob} {
+		c.expect(`{"type":"renamed","id":2,"from":"bob","name":"robert"}`)
+	}
+	bob.send(`{"type":"say","text":"call me robert"}`)
+	for _, c := range []*client{ann, bob} {
+		c.expect(`{"type":"said","id":2,"from":"robert","text":"call me robert"}`)
+	}
+
+	// Mistakes get an error reply, to the sender only.
+	bob.send(`{"type":"say"`)
+	bob.expectError("bad JSON: ")
+	bob.send(`"just a string"`)
+	bob.expectError("send a JSON object")
+	bob.send(`{"type":"dance"}`)
+	bob.expectError("unknown message type")
+
+	// A guest without a name.
+	guest := join(t, url, "")
+	guest.expect(`{"type":"welcome","id":3,"name":"guest3","people":[{"id":1,"name":"ann"},{"id":2,"name":"robert"},{"id":3,"name":"guest3"}]}`)
+	ann.expect(`{"type":"joined","id":3,"name":"guest3"}`)
+	bob.expect(`{"type":"joined","id":3,"name":"guest3"}`)
+
+	// Leaving: the others are told, with the name kept in conn.data.
+	if err := bob.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ann.expect(`{"type":"left","id":2,"name":"robert"}`)
+	guest.expect(`{"type":"left","id":2,"name":"robert"}`)
+
+	// Shutdown: the rest get 1001; luaws exits 0.
+	codes := make(chan int, 2)
+	for _, c := range []*client{ann, guest} {
+		go func() {
+			for {
+				c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, _, err := c.ws.ReadMessage()
+				if err == nil {
+					continue // the other's "left"
+				}
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					codes <- ce.Code
+				} else {
+					codes <- -1
+				}
+				return
+			}
+		}()
+	}
+	if code := stop(); code != cli.ExitOK {
+		t.Fatalf("exit code: got %d, want 0", code)
+	}
+	for range 2 {
+		if code := <-codes; code != websocket.CloseGoingAway {
+			t.Errorf("client: got close %d, want 1001", code)
+		}
+	}
+}
+
+// TestChatManyClients has 20 clients say one thing each: every client
+// hears all 20, each exactly once.
+func TestChatManyClients(t *testing.T) {
+	url, _ := serveChat(t)
+	const n = 20
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = join(t, url, "")
+	}
+	heard := make(chan map[string]int, n)
+	for _, c := range clients {
+		go func() {
+			seen := map[string]int{}
+			defer func() { heard <- seen }()
+			for said := 0; said < n; {
+				c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, data, err := c.ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				var m struct{ Type, Text string }
+				if json.Unmarshal(data, &m) == nil && m.Type == "said" {
+					seen[m.Text]++
+					said++
+				}
+			}
+		}()
+	}
+	for i, c := range clients {
+		c.send(`{"type":"say","text":"from ` + string(rune('a'+i)) + `"}`)
+	}
+	for range n {
+		seen := <-heard
+		if len(seen) != n {
+			t.Errorf("a client heard %d distinct messages, want %d: %v", len(seen), n, seen)
+		}
+		for text, k := range seen {
+			if k != 1 {
+				t.Errorf("a client heard %q %d times, want once", text, k)
+			}
+		}
+	}
+}
