@@ -83,3 +83,44 @@ func TestHandlerErrorClosesWith1011(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerErrorInEveryHandler raises in open, malformed_message and
+// close: open and malformed_message close the connection with 1011; an
+// error in close is only logged. Each names its file:line.
+func TestHandlerErrorInEveryHandler(t *testing.T) {
+	const script = `local M = {}
+function M.open(conn, req)
+  if req.query.fail == "open" then error("open failed") end
+  conn:send("hi")
+end
+function M.malformed_message(conn, raw, err)
+  error("malformed failed")
+end
+function M.close(conn)
+  error("close failed")
+end
+return M
+`
+	var log logBuffer
+	ts := newTestServer(t, script, serverOpts{serializer: "json", log: &log})
+
+	c := ts.dial(t, "fail=open")
+	if code, _ := readClose(t, c); code != websocket.CloseInternalServerErr {
+		t.Fatalf("open: got close %d, want 1011", code)
+	}
+	log.waitFor(t, "script.lua:3: open failed", "script.lua:10: close failed")
+
+	c = ts.dial(t, "")
+	if got := read(t, c); got != `"hi"` {
+		t.Fatalf("got %s, want \"hi\"", got)
+	}
+	send(t, c, "{")
+	if code, _ := readClose(t, c); code != websocket.CloseInternalServerErr {
+		t.Fatalf("malformed_message: got close %d, want 1011", code)
+	}
+	log.waitFor(t, "script.lua:7: malformed failed")
+	shutdown(t, ts)
+	if n := len(log.lines("close failed")); n != 2 {
+		t.Fatalf("close handler errors: got %d, want 2 (one per connection)\n%s", n, log.String())
+	}
+}
