@@ -113,6 +113,14 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 			wantCode: 4000, wantText: "reason=bye",
 		},
 		{
+			name:  "conn:close, client silent",
+			mount: engine.MountConfig{CloseTimeout: 100 * time.Millisecond},
+			end: func(t *testing.T, ts *testServer, c, other *websocket.Conn) {
+				send(t, c, "close") // and never read, so never answer the close frame
+			},
+			wantCode: 4000, wantText: "reason=bye",
+		},
+		{
 			name: "script error",
 			end: func(t *testing.T, ts *testServer, c, other *websocket.Conn) {
 				send(t, c, "raise")
