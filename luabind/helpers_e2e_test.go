@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -113,23 +111,6 @@ func closeNormally(t testing.TB, c *websocket.Conn, code int, reason string) {
 	if got, _ := readClose(t, c); got != code {
 		t.Fatalf("close echo: got %d, want %d", got, code)
 	}
-}
-
-// writeScript writes files (name → Lua source) into a new directory and
-// returns the path of the first name given as main.
-func writeScripts(t testing.TB, main string, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, src := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return filepath.Join(dir, main)
 }
 
 // deadline is when a test's read gives up.
