@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,5 +354,48 @@ return M
 		t.Fatal("dial after shutdown: got a connection, want an error")
 	} else if resp != nil {
 		resp.Body.Close()
+	}
+}
+
+// TestCloseRaces ends 40 connections in overlapping ways at once (the
+// script closes while the client closes, a handler raises while the socket
+// drops, a flood meets a client close, shutdown meets all of it): every
+// close handler still runs exactly once.
+func TestCloseRaces(t *testing.T) {
+	var log logBuffer
+	ts := newTestServer(t, closeScript, serverOpts{mount: engine.MountConfig{SendQueueSize: 4, CloseTimeout: 200 * time.Millisecond}, log: &log})
+	const n = 40
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = ts.dial(t, "")
+	}
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			bye := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+			switch i % 4 {
+			case 0:
+				_ = c.WriteMessage(websocket.TextMessage, []byte("close"))
+				_ = c.WriteControl(websocket.CloseMessage, bye, time.Now().Add(time.Second))
+			case 1:
+				_ = c.WriteMessage(websocket.TextMessage, []byte("raise"))
+				c.NetConn().Close()
+			case 2:
+				_ = c.WriteMessage(websocket.TextMessage, []byte("flood"))
+				_ = c.WriteControl(websocket.CloseMessage, bye, time.Now().Add(time.Second))
+			case 3:
+				// left for shutdown, not reading: its close frame times out
+			}
+		})
+	}
+	shutdown(t, ts) // while the others are at it
+	wg.Wait()
+	for id := 1; id <= n; id++ {
+		if got := len(log.lines(fmt.Sprintf("line=23 id=%d ", id))); got != 1 {
+			t.Errorf("close handler of conn %d: ran %d times, want once", id, got)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", log.String())
 	}
 }
