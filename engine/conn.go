@@ -34,7 +34,7 @@ const (
 type Conn struct {
 	id          uint64
 	mount       *Mount
-	ws          *websocket.Conn
+	ws          *websocket.Conn // nil until the upgrade is done; set under mu
 	req         *Request
 	subprotocol string
 	data        *Data
@@ -151,7 +151,9 @@ func (c *Conn) enqueue(f frame) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.mount.cfg.SendQueueSize {
+	// Before the upgrade is done (c.ws == nil) nothing can drain the queue
+	// yet: it is not a slow consumer.
+	if len(c.queue) >= c.mount.cfg.SendQueueSize && c.ws != nil {
 		c.mu.Unlock()
 		c.log.Warn("slow consumer", LogKeyError, ErrSlowConsumer)
 		c.abort(websocket.ClosePolicyViolation, "send queue full")
@@ -161,6 +163,17 @@ func (c *Conn) enqueue(f frame) error {
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// cut closes the socket now, without a close frame; a connection whose
+// upgrade is not done yet has none to close.
+func (c *Conn) cut() {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		_ = ws.NetConn().Close()
+	}
 }
 
 // kickLocked makes sure a writer will see the queue. c.mu must be held.

@@ -178,7 +178,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-grace.C:
 		for _, m := range s.mounts {
 			for _, c := range m.Conns() {
-				_ = c.ws.NetConn().Close()
+				c.cut()
 			}
 		}
 		select {

@@ -49,33 +49,48 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if header == nil {
 		header = http.Header{}
 	}
-	if sp := m.pickSubprotocol(req.Subprotocols, reply.Subprotocol); sp != "" {
+	sp := m.pickSubprotocol(req.Subprotocols, reply.Subprotocol)
+	if sp != "" {
 		header.Set("Sec-WebSocket-Protocol", sp)
 	} else {
 		header.Del("Sec-WebSocket-Protocol")
 	}
 
-	// Take the id before the 101 goes out, so that a client that connects
-	// after another one has been answered gets a higher id. A failed
-	// upgrade leaves a gap; ids are never reused either way.
-	id := m.srv.nextID.Add(1)
-	ws, err := m.upgrader.Upgrade(w, r, header)
-	if err != nil {
-		return // the upgrader has replied
-	}
-	ws.SetReadLimit(m.cfg.MaxMessageSize)
+	// Register the connection before the 101 goes out, so that once a
+	// client has seen the 101 every broadcast reaches it, and a client that
+	// connects after another one was answered gets a higher id. Until the
+	// upgrade is done the connection has no socket and no writer: what is
+	// sent to it waits in its queue. A failed upgrade leaves a gap in the
+	// ids; ids are never reused either way.
 	c := &Conn{
-		id:          id,
+		id:          m.srv.nextID.Add(1),
 		mount:       m,
-		ws:          ws,
 		req:         req,
-		subprotocol: ws.Subprotocol(),
+		subprotocol: sp, // what gorilla answers, since Upgrader.Subprotocols is nil
 		data:        NewData(reply.Data),
 		wake:        make(chan struct{}, 1),
 		opened:      time.Now(),
+		writing:     true, // no writer until the socket is there
 	}
 	c.log = m.log.With(LogKeyConn, c.id)
 	m.add(c)
+	ws, err := m.upgrader.Upgrade(w, r, header)
+	if err != nil {
+		m.remove(c)
+		c.mu.Lock()
+		c.state.Store(stateClosed)
+		c.queue = nil
+		c.mu.Unlock()
+		return // the upgrader has replied
+	}
+	ws.SetReadLimit(m.cfg.MaxMessageSize)
+	c.mu.Lock()
+	c.ws = ws
+	c.writing = false
+	if len(c.queue) > 0 {
+		c.kickLocked()
+	}
+	c.mu.Unlock()
 	if m.srv.isClosing() {
 		c.Close(websocket.CloseGoingAway, "server shutting down")
 	}
