@@ -173,7 +173,7 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 		},
 		{
 			name:  "dead peer",
-			mount: engine.MountConfig{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond},
+			mount: engine.MountConfig{PingInterval: 50 * time.Millisecond, PongTimeout: 500 * time.Millisecond},
 			end: func(t *testing.T, ts *testServer, c, other *websocket.Conn) {
 				// A client that never reads never answers a ping.
 			},

@@ -21,8 +21,10 @@ function M.open(conn, req)
   local name = req.query.name
   if name == nil or name == "" then name = "guest" .. conn.id end
   conn.data.name = name
-  conn:send({ type = "welcome", id = conn.id, name = name, people = people() })
+  -- Tell the others first: whoever connects after this welcome was sent
+  -- must not hear that this one joined.
   luaws.broadcast({ type = "joined", id = conn.id, name = name }, conn)
+  conn:send({ type = "welcome", id = conn.id, name = name, people = people() })
 end
 
 function M.message(conn, msg)
