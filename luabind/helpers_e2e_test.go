@@ -3,6 +3,7 @@ package luabind_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,15 +13,21 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// logBuffer collects log output; safe for concurrent writes and reads.
+// logBuffer collects log output for assertions; safe for concurrent writes
+// and reads. The zero value is ready to use; with out set it also writes
+// there.
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	out io.Writer
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.out != nil {
+		_, _ = b.out.Write(p)
+	}
 	return b.buf.Write(p)
 }
 
@@ -50,13 +57,17 @@ func (b *logBuffer) waitFor(t testing.TB, subs ...string) string {
 	return s
 }
 
-// lines returns the log lines that contain sub.
-func (b *logBuffer) lines(sub string) []string {
+// lines returns the log lines that contain every one of subs.
+func (b *logBuffer) lines(subs ...string) []string {
 	var out []string
+next:
 	for l := range strings.Lines(b.String()) {
-		if strings.Contains(l, sub) {
-			out = append(out, strings.TrimSuffix(l, "\n"))
+		for _, s := range subs {
+			if !strings.Contains(l, s) {
+				continue next
+			}
 		}
+		out = append(out, strings.TrimSuffix(l, "\n"))
 	}
 	return out
 }

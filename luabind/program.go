@@ -145,9 +145,9 @@ func (p *Program) loader(L *lua.LState) int {
 	path, ok := p.findModule(name)
 	if !ok {
 		rel := filepath.FromSlash(strings.ReplaceAll(name, ".", "/"))
-		file, dir := filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua")
-		p.look(false, file, dir)
-		L.Push(lua.LString("\n\tno file '" + file + "' or '" + dir + "'"))
+		file, pkg := filepath.Join(p.Dir, rel+".lua"), filepath.Join(p.Dir, rel, "init.lua")
+		p.look(false, file, pkg)
+		L.Push(lua.LString("\n\tno file '" + file + "' or '" + pkg + "'"))
 		return 1
 	}
 	p.look(true, path)

@@ -1,10 +1,8 @@
 package luabind_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -77,41 +75,11 @@ func ask(t testing.TB, c *websocket.Conn, msg string) string {
 	return read(t, c)
 }
 
-// logBuffer collects log lines for assertions, also writing them to the
-// test's output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	out io.Writer
-}
-
+// newLogBuffer returns a logBuffer that also writes to the test output,
+// and a logger writing to it.
 func newLogBuffer(t *testing.T) (*logBuffer, *slog.Logger) {
 	lb := &logBuffer{out: t.Output()}
 	return lb, slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func (lb *logBuffer) Write(p []byte) (int, error) {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	lb.out.Write(p)
-	return lb.buf.Write(p)
-}
-
-// lines returns the lines that contain every one of subs.
-func (lb *logBuffer) lines(subs ...string) []string {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	var out []string
-next:
-	for line := range strings.Lines(lb.buf.String()) {
-		for _, s := range subs {
-			if !strings.Contains(line, s) {
-				continue next
-			}
-		}
-		out = append(out, line)
-	}
-	return out
 }
 
 func TestReloadKeepsConnections(t *testing.T) {
