@@ -309,6 +309,12 @@ return M
 // TestShutdownClosesEveryone shuts the server down under several clients:
 // each gets 1001, and every close handler has run when Shutdown returns.
 func TestShutdownClosesEveryone(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testShutdownClosesEveryone(t, workers) })
+	}
+}
+
+func testShutdownClosesEveryone(t *testing.T, workers int) {
 	var log logBuffer
 	ts := newTestServer(t, `
 local M = {}
@@ -317,7 +323,7 @@ function M.close(conn, code, reason)
   luaws.log.info("close handler", "id", conn.id, "code", code, "left", #luaws.connections())
 end
 return M
-`, serverOpts{log: &log})
+`, serverOpts{workers: workers, log: &log})
 	const n = 5
 	codes := make(chan int, n)
 	for range n {
@@ -362,8 +368,14 @@ return M
 // drops, a flood meets a client close, shutdown meets all of it): every
 // close handler still runs exactly once.
 func TestCloseRaces(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testCloseRaces(t, workers) })
+	}
+}
+
+func testCloseRaces(t *testing.T, workers int) {
 	var log logBuffer
-	ts := newTestServer(t, closeScript, serverOpts{mount: engine.MountConfig{SendQueueSize: 4, CloseTimeout: 200 * time.Millisecond}, log: &log})
+	ts := newTestServer(t, closeScript, serverOpts{workers: workers, mount: engine.MountConfig{SendQueueSize: 4, CloseTimeout: 200 * time.Millisecond}, log: &log})
 	const n = 40
 	conns := make([]*websocket.Conn, n)
 	for i := range conns {
