@@ -52,12 +52,29 @@ func TestIDs(t *testing.T) {
 	}
 }
 
+// TestEcho runs over both compression modes: permessage-deflate changes
+// how frames are written (and how prepared messages are encoded).
 func TestEcho(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compression=%v", compress), func(t *testing.T) { testEcho(t, compress) })
+	}
+}
+
+func testEcho(t *testing.T, compress bool) {
 	rec := newRecorder()
 	rec.onMessage = echo
-	_, url := newTestServer(t, mountOf(rec))
-	ws := dial(t, url)
-	id := rec.waitOpen(t).ID()
+	_, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) { mc.Compression = compress }))
+	d := *websocket.DefaultDialer
+	d.EnableCompression = true // the client always offers it
+	ws, resp, err := dialWith(t, &d, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Contains(resp.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate"); got != compress {
+		t.Errorf("permessage-deflate negotiated: got %v, want %v", got, compress)
+	}
+	c := rec.waitOpen(t)
+	id := c.ID()
 
 	tests := []struct {
 		name string
@@ -71,8 +88,7 @@ func TestEcho(t *testing.T) {
 		{"binary not utf-8", websocket.BinaryMessage, []byte{0xc3, 0x28}},
 		{"64 KiB binary", websocket.BinaryMessage, bytes.Repeat([]byte{0xab}, 64<<10)},
 	}
-	var want []event
-	want = append(want, event{kind: "open"})
+	want := []event{{kind: "open"}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			writeMsg(t, ws, tt.typ, tt.data)
@@ -83,9 +99,16 @@ func TestEcho(t *testing.T) {
 		})
 		want = append(want, event{kind: "message", msg: engine.Message{Type: tt.typ, Data: tt.data}})
 	}
-	got := rec.eventsOf(id)
-	if !sameEvents(got, want) {
+	if got := rec.eventsOf(id); !sameEvents(got, want) {
 		t.Errorf("handler calls: got %v, want %v", got, want)
+	}
+
+	// A broadcast is prepared once, for compressed and plain conns alike.
+	if n, err := c.Mount().Broadcast(websocket.TextMessage, []byte("to all"), 0); n != 1 || err != nil {
+		t.Fatalf("Broadcast: got (%d, %v), want (1, nil)", n, err)
+	}
+	if got := readText(t, ws); got != "to all" {
+		t.Errorf("broadcast: got %q, want %q", got, "to all")
 	}
 }
 
@@ -163,6 +186,7 @@ func TestCloseCodes(t *testing.T) {
 		// wantMsgs are read before the close frame; wantClient is the code
 		// the client sees (0: the client does not read).
 		wantMsgs   []string
+		anyMsgs    bool // any messages may come before the close frame
 		wantClient int
 		wantCode   int
 		wantReason string // a substring of the handler's reason
@@ -175,6 +199,25 @@ func TestCloseCodes(t *testing.T) {
 				}
 			},
 			wantClient: 4001, wantCode: 4001, wantReason: "bye",
+		},
+		{
+			// The writer is busy when the peer's close frame comes: its next
+			// write fails (ErrCloseSent), which must not change the code.
+			name: "client closes while the server writes",
+			onMessage: func(c *engine.Conn, m engine.Message) {
+				for range 20 {
+					_ = c.Send(websocket.BinaryMessage, make([]byte, 64<<10)) // 25 MiB in all: more than the socket buffers
+				}
+			},
+			act: func(t *testing.T, ws *websocket.Conn) {
+				for range 20 {
+					writeMsg(t, ws, websocket.TextMessage, []byte("burst"))
+				}
+				if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(testTimeout)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			anyMsgs: true, wantClient: 4001, wantCode: 4001, wantReason: "bye",
 		},
 		{
 			name: "server closes after a send",
@@ -198,8 +241,10 @@ func TestCloseCodes(t *testing.T) {
 			wantClient: websocket.CloseMessageTooBig, wantCode: websocket.CloseMessageTooBig,
 		},
 		{
-			name:       "invalid utf-8",
-			act:        func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte{'o', 'k', 0xff, 0xfe}) },
+			name: "invalid utf-8",
+			act: func(t *testing.T, ws *websocket.Conn) {
+				writeMsg(t, ws, websocket.TextMessage, []byte{'o', 'k', 0xff, 0xfe})
+			},
 			wantClient: websocket.CloseInvalidFramePayloadData, wantCode: websocket.CloseInvalidFramePayloadData, wantReason: "UTF-8",
 		},
 		{
@@ -218,9 +263,9 @@ func TestCloseCodes(t *testing.T) {
 			wantCode: websocket.CloseAbnormalClosure,
 		},
 		{
-			name:      "handler panics",
-			onMessage: func(c *engine.Conn, m engine.Message) { panic("boom") },
-			act:       func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("panic")) },
+			name:       "handler panics",
+			onMessage:  func(c *engine.Conn, m engine.Message) { panic("boom") },
+			act:        func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("panic")) },
 			wantClient: websocket.CloseInternalServerErr, wantCode: websocket.CloseInternalServerErr,
 		},
 		{
@@ -251,7 +296,7 @@ func TestCloseCodes(t *testing.T) {
 				if ce.Code != tt.wantClient {
 					t.Errorf("client: got close %d %q, want %d", ce.Code, ce.Text, tt.wantClient)
 				}
-				if !slices.Equal(msgs, tt.wantMsgs) {
+				if !tt.anyMsgs && !slices.Equal(msgs, tt.wantMsgs) {
 					t.Errorf("client: got messages %q before the close, want %q", msgs, tt.wantMsgs)
 				}
 				if !utf8.ValidString(ce.Text) || len(ce.Text) > 123 {
@@ -381,9 +426,12 @@ func TestSlowConsumer(t *testing.T) {
 // one that does stays.
 func TestDeadPeer(t *testing.T) {
 	rec := newRecorder()
+	// PongTimeout is generous so that a loaded machine's stalls do not
+	// drop the live client; the dead one goes after about a second.
+	const pingInterval, pongTimeout = 50 * time.Millisecond, time.Second
 	srv, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) {
-		mc.PingInterval = 25 * time.Millisecond
-		mc.PongTimeout = 100 * time.Millisecond
+		mc.PingInterval = pingInterval
+		mc.PongTimeout = pongTimeout
 	}))
 	readAll := func(ws *websocket.Conn) chan error {
 		done := make(chan error, 1)
@@ -420,9 +468,50 @@ func TestDeadPeer(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Errorf("dead peer: the server did not drop the socket")
 	}
-	// Well past PingInterval+PongTimeout: the live client is still there.
-	waitFor(t, "the live client to answer 12 pings", func() bool { return pings.Load() >= 12 })
+	// The live client answers pings for longer than PongTimeout after the
+	// dead one was dropped, and stays.
+	more := pings.Load() + int32(pongTimeout/pingInterval) + 2
+	waitFor(t, "the live client to answer more pings", func() bool {
+		return pings.Load() >= more || rec.closeCount(liveID) != 0
+	})
 	if srv.Mount("/ws").Conn(liveID) == nil || rec.closeCount(liveID) != 0 {
-		t.Errorf("live client: dropped, want it kept")
+		t.Errorf("live client: dropped (%v), want it kept", rec.eventsOf(liveID))
+	}
+}
+
+// TestPingStorm: a tiny PingInterval makes the keepalive timer fire at once,
+// while the connection starts (for -race), and a flood of pings must not
+// disturb the data.
+func TestPingStorm(t *testing.T) {
+	rec := newRecorder()
+	rec.onMessage = echo
+	_, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) {
+		mc.PingInterval = time.Microsecond
+		mc.PongTimeout = testTimeout
+	}))
+	for range 3 {
+		ws := dial(t, url)
+		id := rec.waitOpen(t).ID()
+		var pings atomic.Int32
+		ws.SetPingHandler(func(p string) error {
+			pings.Add(1)
+			return ws.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(time.Second))
+		})
+		// Pings are handled while the client reads: echo until some came.
+		deadline := time.Now().Add(testTimeout)
+		for i := 0; i < 20 || pings.Load() < 3; i++ {
+			if time.Now().After(deadline) {
+				t.Fatalf("got %d pings in %v, want at least 3", pings.Load(), testTimeout)
+			}
+			msg := strconv.Itoa(i)
+			writeMsg(t, ws, websocket.TextMessage, []byte(msg))
+			if got := readText(t, ws); got != msg {
+				t.Fatalf("echo: got %q, want %q", got, msg)
+			}
+		}
+		ws.Close()
+		if e := rec.waitClose(t, id); e.code != websocket.CloseAbnormalClosure {
+			t.Errorf("Close: got %d, want 1006", e.code)
+		}
 	}
 }

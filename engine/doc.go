@@ -16,7 +16,7 @@
 // connection's reader, calls [Handler.Open] once, [Handler.Message] for each
 // message in arrival order, and [Handler.Close] exactly once, whatever ended
 // the connection: the peer's close frame, a dead peer, [Conn.Close], a slow
-// consumer, a protocol error or [Server.Shutdown].
+// consumer, a protocol error, a panicking handler or [Server.Shutdown].
 //
 // # Concurrency
 //

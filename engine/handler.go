@@ -10,7 +10,10 @@ import (
 // For one connection the engine calls Open once, then Message for each
 // message in the order it arrived, then Close exactly once, all from the
 // connection's reader goroutine, one at a time. A method may block; that
-// holds back the reads of that connection only.
+// holds back the reads of that connection only. A panic in Open or Message
+// is logged and closes the connection with 1011
+// (websocket.CloseInternalServerErr); a panic in Close is logged. The server
+// and the other connections go on.
 type Handler interface {
 	// Open is called after the upgrade, before any message.
 	Open(c *Conn)

@@ -21,10 +21,10 @@ const testTimeout = 5 * time.Second
 // echoHandler is the smallest useful Handler: it sends every message back.
 type echoHandler struct{}
 
-func (echoHandler) Open(*engine.Conn)                           {}
-func (echoHandler) Message(c *engine.Conn, m engine.Message)    { _ = c.Send(m.Type, m.Data) }
-func (echoHandler) Close(*engine.Conn, int, string)             {}
-func echo(c *engine.Conn, m engine.Message)                     { _ = c.Send(m.Type, m.Data) }
+func (echoHandler) Open(*engine.Conn)                        {}
+func (echoHandler) Message(c *engine.Conn, m engine.Message) { _ = c.Send(m.Type, m.Data) }
+func (echoHandler) Close(*engine.Conn, int, string)          {}
+func echo(c *engine.Conn, m engine.Message)                  { _ = c.Send(m.Type, m.Data) }
 func mountOf(h engine.Handler, mods ...func(*engine.MountConfig)) engine.Config {
 	mc := engine.MountConfig{Handler: h}
 	for _, f := range mods {
@@ -268,23 +268,3 @@ func writeMsg(t testing.TB, ws *websocket.Conn, typ int, data []byte) {
 
 // httpURL turns ws://host/path into http://host/path.
 func httpURL(wsURL string) string { return "http" + strings.TrimPrefix(wsURL, "ws") }
-
-// httpGet sends a plain request with header and returns status, header and body.
-func httpGet(t testing.TB, url string, header http.Header) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps := req.Header
-	for k, vs := range header {
-		maps[k] = vs
-	}
-	client := &http.Client{Timeout: testTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode, resp.Header, bodyOf(t, resp)
-}

@@ -2,9 +2,16 @@ package engine_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -58,10 +65,12 @@ func newTestServer(t testing.TB, cfg engine.Config) (*engine.Server, string) {
 
 // testLogger logs to t.Output(). Lines written after the test has ended
 // are dropped instead of panicking.
-func testLogger(t testing.TB) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger { return testLoggerAt(t, slog.LevelDebug) }
+
+func testLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
 	w := &testWriter{w: t.Output()}
 	t.Cleanup(w.stop) // registered before the server's cleanup, so it runs after it
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 type testWriter struct {
@@ -237,10 +246,66 @@ func TestAddr(t *testing.T) {
 		t.Errorf("Addr before Serve: got %v, want nil", a)
 	}
 	srv2, url := newTestServer(t, mountOf(echoHandler{}))
-	if a := srv2.Addr(); a == nil || !strings.Contains(url, a.String()) {
+	waitFor(t, "Serve to start", func() bool { return srv2.Addr() != nil }) // Serve runs in a goroutine
+	if a := srv2.Addr(); !strings.Contains(url, a.String()) {
 		t.Errorf("Addr: got %v, want the address in %s", a, url)
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown of a server never served: got %v, want nil", err)
 	}
+}
+
+// TestTLS: with Config.TLSConfig set, Serve speaks wss://.
+func TestTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	rec := newRecorder()
+	rec.onMessage = echo
+	cfg := mountOf(rec)
+	cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	_, url := newTestServer(t, cfg)
+	url = "wss" + strings.TrimPrefix(url, "ws")
+
+	if _, _, err := dialWith(t, websocket.DefaultDialer, url, nil); err == nil {
+		t.Fatalf("dial without trusting the certificate: got a connection, want an error")
+	}
+	d := *websocket.DefaultDialer
+	d.TLSClientConfig = &tls.Config{RootCAs: pool}
+	ws, _, err := dialWith(t, &d, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	writeMsg(t, ws, websocket.TextMessage, []byte("over tls"))
+	if got := readText(t, ws); got != "over tls" {
+		t.Errorf("echo: got %q, want %q", got, "over tls")
+	}
+}
+
+// selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "luaws test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -1,0 +1,83 @@
+package engine_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine"
+)
+
+func TestData(t *testing.T) {
+	seed := map[string]any{"user": "ann"}
+	d := engine.NewData(seed)
+	seed["user"] = "changed"
+	if v, _ := d.Get("user"); v != "ann" {
+		t.Errorf("Get after the seed changed: got %v, want ann", v)
+	}
+	d.Set("n", int64(1))
+	d.Update(func(m map[string]any) { m["n"] = m["n"].(int64) + 1 })
+	if v, ok := d.Get("n"); !ok || v != int64(2) {
+		t.Errorf("Get(n): got %v, %v, want 2, true", v, ok)
+	}
+	snap := d.Snapshot()
+	snap["user"] = "bob"
+	if v, _ := d.Get("user"); v != "ann" {
+		t.Errorf("Get after changing a snapshot: got %v, want ann", v)
+	}
+	d.Set("user", nil)
+	if _, ok := d.Get("user"); ok || d.Len() != 1 {
+		t.Errorf("Set nil: got key present %v, Len %d, want absent, 1", ok, d.Len())
+	}
+	if d := engine.NewData(nil); d.Len() != 0 {
+		t.Errorf("NewData(nil).Len: got %d, want 0", d.Len())
+	}
+}
+
+// TestDataConcurrent is for -race: a connection's data is written by its
+// handler while other goroutines read and write it.
+func TestDataConcurrent(t *testing.T) {
+	rec := newRecorder()
+	rec.onMessage = func(c *engine.Conn, m engine.Message) {
+		c.Data().Update(func(m map[string]any) {
+			n, _ := m["count"].(int64)
+			m["count"] = n + 1
+		})
+		_ = c.Send(websocket.TextMessage, []byte("ok"))
+	}
+	_, url := newTestServer(t, mountOf(rec))
+	ws := dial(t, url)
+	c := rec.waitOpen(t)
+	d := c.Data()
+
+	const goroutines, rounds = 8, 200
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			key := fmt.Sprintf("k%d", g)
+			for i := range rounds {
+				d.Set(key, int64(i))
+				d.Get("count")
+				d.Get(key)
+				_ = d.Len()
+				_ = d.Snapshot()
+				d.Update(func(m map[string]any) { m["shared"] = int64(i) })
+			}
+		})
+	}
+	for range rounds {
+		writeMsg(t, ws, websocket.TextMessage, []byte("x"))
+		readMsg(t, ws)
+	}
+	wg.Wait()
+	if v, _ := d.Get("count"); v != int64(rounds) {
+		t.Errorf("count: got %v, want %d", v, rounds)
+	}
+	for g := range goroutines {
+		if v, _ := d.Get(fmt.Sprintf("k%d", g)); v != int64(rounds-1) {
+			t.Errorf("k%d: got %v, want %d", g, v, rounds-1)
+		}
+	}
+}
