@@ -40,7 +40,7 @@ type Conn struct {
 	data        *Data
 	log         *slog.Logger
 	opened      time.Time
-	attached    atomic.Value
+	attached    atomic.Pointer[attachment]
 	state       atomic.Int32 // changed only with mu held
 
 	mu          sync.Mutex
@@ -80,10 +80,18 @@ func (c *Conn) Logger() *slog.Logger { return c.log }
 
 // Attach stores a value for the handler's own use (e.g. its per-connection
 // state). Attach before or in Open; read with [Conn.Attached].
-func (c *Conn) Attach(v any) { c.attached.Store(v) }
+func (c *Conn) Attach(v any) { c.attached.Store(&attachment{v}) }
 
 // Attached returns the value given to [Conn.Attach], or nil.
-func (c *Conn) Attached() any { return c.attached.Load() }
+func (c *Conn) Attached() any {
+	if a := c.attached.Load(); a != nil {
+		return a.v
+	}
+	return nil
+}
+
+// attachment boxes an attached value, which may change type.
+type attachment struct{ v any }
 
 // Open reports whether the connection is open: not closing, not closed.
 func (c *Conn) Open() bool { return c.state.Load() == stateOpen }

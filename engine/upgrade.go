@@ -49,6 +49,9 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if header == nil {
 		header = http.Header{}
 	}
+	for _, k := range reservedHeaders {
+		header.Del(k) // the upgrader writes these itself
+	}
 	sp := m.pickSubprotocol(req.Subprotocols, reply.Subprotocol)
 	if sp != "" {
 		header.Set("Sec-WebSocket-Protocol", sp)
@@ -73,6 +76,9 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writing:     true, // no writer until the socket is there
 	}
 	c.log = m.log.With(LogKeyConn, c.id)
+	if reply.Attach != nil {
+		c.Attach(reply.Attach)
+	}
 	m.add(c)
 	ws, err := m.upgrader.Upgrade(w, r, header)
 	if err != nil {
@@ -97,6 +103,10 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handedOff = true
 	go c.serve(release)
 }
+
+// reservedHeaders are response headers of the upgrade that a handshake
+// reply may not set.
+var reservedHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions"}
 
 func newRequest(r *http.Request) *Request {
 	return &Request{
@@ -201,6 +211,14 @@ func (m *Mount) fail(w http.ResponseWriter, req *Request, herr *HandshakeError) 
 	reply := defaultErrorReply(herr)
 	if er, ok := m.cfg.Handler.(ErrorReplier); ok {
 		if custom, ok := er.HandshakeFailed(req, herr); ok {
+			if custom.Header == nil {
+				custom.Header = http.Header{}
+			}
+			for k, vs := range herr.Header {
+				if _, set := custom.Header[k]; !set {
+					custom.Header[k] = vs
+				}
+			}
 			reply = custom
 		}
 	}

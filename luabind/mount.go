@@ -24,6 +24,8 @@ type Mount struct {
 	workers []*worker
 	next    atomic.Uint64 // round robin for new connections
 	prog    atomic.Pointer[Program]
+	hooks   atomic.Uint32 // hookHandshake, hookError of the loaded script
+	stats   stats
 
 	reloadMu       sync.Mutex // one reload at a time; guards stopped
 	stopped        bool
@@ -90,8 +92,12 @@ func (m *Mount) Stop() {
 }
 
 // Open implements engine.Handler.
+// A connection whose handshake ran on a worker stays on that worker.
 func (m *Mount) Open(c *engine.Conn) {
-	w := m.workers[(m.next.Add(1)-1)%uint64(len(m.workers))]
+	w, _ := c.Attached().(*worker)
+	if w == nil || w.m != m {
+		w = m.pickWorker()
+	}
 	cs := &connState{conn: c, w: w}
 	c.Attach(cs)
 	w.post(event{kind: evOpen, cs: cs})

@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/gorilla/websocket"
 	lua "github.com/yuin/gopher-lua"
@@ -115,13 +116,19 @@ func (w *worker) handle(ev event) {
 	case evOpen:
 		w.conns[ev.cs] = struct{}{}
 		if v.h.open != nil {
+			start := time.Now()
 			w.callConn(ev.cs, v.h.open, v.connObject(ev.cs), v.requestTable(ev.cs.conn.Request()))
+			w.m.stats.observe("open", time.Since(start))
 		}
 	case evMessage:
+		start := time.Now()
 		w.message(v, ev)
+		w.m.stats.observe("message", time.Since(start))
 	case evClose:
 		if v.h.close != nil {
+			start := time.Now()
 			w.callConn(ev.cs, v.h.close, v.connObject(ev.cs), lua.LNumber(ev.code), lua.LString(ev.reason))
+			w.m.stats.observe("close", time.Since(start))
 		}
 		ev.cs.obj, ev.cs.objVM = nil, nil
 		delete(w.conns, ev.cs)
@@ -166,6 +173,7 @@ func (w *worker) message(v *vm, ev event) {
 // with 1011.
 func (w *worker) callConn(cs *connState, fn *lua.LFunction, args ...lua.LValue) {
 	if err := w.vm.call(fn, args...); err != nil {
+		w.m.stats.luaErrors.Add(1)
 		cs.conn.Logger().Error("handler failed", engine.LogKeyScript, w.vm.prog.Path,
 			engine.LogKeyError, err.Msg, "traceback", err.Traceback)
 		cs.conn.Close(websocket.CloseInternalServerErr, "internal error")
