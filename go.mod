@@ -9,4 +9,7 @@ require (
 	layeh.com/gopher-luar v1.0.11
 )
 
-require golang.org/x/sys v0.13.0 // indirect
+require (
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	golang.org/x/sys v0.13.0 // indirect
+)

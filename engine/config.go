@@ -69,6 +69,12 @@ type MountConfig struct {
 	Compression bool
 	// ReadBufferSize is the size of each connection's read buffer. Defaults to 1 KiB.
 	ReadBufferSize int
+	// IdleTimeout closes a connection (1001, "idle timeout") that has sent
+	// no data message for this long. 0 means never.
+	IdleTimeout time.Duration
+	// Middleware wraps the mount's upgrade requests and messages, the
+	// first in the list outermost.
+	Middleware []Middleware
 }
 
 // Defaults used by [MountConfig].

@@ -41,6 +41,7 @@ type Conn struct {
 	log         *slog.Logger
 	opened      time.Time
 	attached    atomic.Pointer[attachment]
+	filters     []MessageFilter // from the mount's middleware; reader goroutine only
 	state       atomic.Int32 // changed only with mu held
 
 	mu          sync.Mutex
@@ -218,8 +219,22 @@ func (c *Conn) serve(done func()) {
 			c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
 			continue
 		}
-		c.guard("Message", func() { h.Message(c, Message{Type: typ, Data: data}) })
+		msg := Message{Type: typ, Data: data}
+		if !c.filter(msg) {
+			continue
+		}
+		c.guard("Message", func() { h.Message(c, msg) })
 	}
+}
+
+// filter runs the middleware's message filters; false drops m.
+func (c *Conn) filter(m Message) bool {
+	for _, f := range c.filters {
+		if !f(m) {
+			return false
+		}
+	}
+	return true
 }
 
 // guard runs a handler method. A panic is logged and closes the connection

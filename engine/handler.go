@@ -106,6 +106,8 @@ const (
 	ReasonOriginNotAllowed   = "origin not allowed"
 	ReasonTooManyConnections = "too many connections"
 	ReasonShuttingDown       = "shutting down"
+	ReasonUnauthorized       = "unauthorized" // basic_auth, bearer: 401
+	ReasonRateLimited        = "rate limited" // rate_limit: 429
 )
 
 // HandshakeError describes a failed handshake.

@@ -18,6 +18,7 @@ type Mount struct {
 	ser      serializer.Serializer
 	upgrader websocket.Upgrader
 	log      *slog.Logger
+	entry    http.Handler // the HTTP middleware around upgrade
 
 	mu    sync.RWMutex
 	conns map[uint64]*Conn
@@ -38,6 +39,12 @@ func newMount(s *Server, cfg MountConfig) *Mount {
 		EnableCompression: cfg.Compression,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before
 		Error:             m.upgradeError,
+	}
+	m.entry = http.HandlerFunc(m.upgrade)
+	for i := len(cfg.Middleware) - 1; i >= 0; i-- {
+		if h := cfg.Middleware[i].HTTP; h != nil {
+			m.entry = h(m.entry)
+		}
 	}
 	return m
 }

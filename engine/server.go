@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,9 @@ func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("bad path: %v", v)
+			if msg := fmt.Sprint(v); strings.Contains(msg, "conflicts with") {
+				err = fmt.Errorf("the path is taken: %v", v)
+			}
 		}
 	}()
 	mux.Handle(pattern, h)
@@ -101,8 +105,9 @@ func (s *Server) Mount(path string) *Mount {
 }
 
 // Handle registers an extra HTTP handler (static files, metrics) on the
-// server's mux. Call it before Serve.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// server's mux. Call it before Serve. A pattern that is malformed or
+// taken (by a mount, say) is an error.
+func (s *Server) Handle(pattern string, h http.Handler) error { return handle(s.mux, pattern, h) }
 
 // Wrap replaces the server's HTTP handler with wrap(current), for HTTP
 // middleware that must see every request. Call it before Serve.
@@ -230,4 +235,20 @@ func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
+}
+
+// HealthHandler answers /healthz: 200 "ok" while the server serves, 503
+// "shutting down" once Shutdown has begun, so that a load balancer stops
+// sending new clients.
+func (s *Server) HealthHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if s.isClosing() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 }

@@ -13,8 +13,15 @@ import (
 )
 
 // ServeHTTP upgrades a request to a connection of the mount, or replies
-// with the failed handshake's HTTP error.
+// with the failed handshake's HTTP error. The mount's HTTP middleware see
+// the request first.
 func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.entry.ServeHTTP(w, withMount(r, m))
+}
+
+// upgrade is the innermost handler of the mount: checks, the Handshaker,
+// the upgrade.
+func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 	req := newRequest(r)
 	if herr := checkUpgrade(r); herr != nil {
 		m.fail(w, req, herr)
@@ -76,6 +83,13 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writing:     true, // no writer until the socket is there
 	}
 	c.log = m.log.With(LogKeyConn, c.id)
+	for _, mw := range m.cfg.Middleware {
+		if mw.Conn != nil {
+			if f := mw.Conn(c); f != nil {
+				c.filters = append(c.filters, f)
+			}
+		}
+	}
 	if reply.Attach != nil {
 		c.Attach(reply.Attach)
 	}
@@ -222,11 +236,16 @@ func (m *Mount) fail(w http.ResponseWriter, req *Request, herr *HandshakeError) 
 			reply = custom
 		}
 	}
+	writeErrorReply(w, reply, herr.Status)
+}
+
+// writeErrorReply writes reply; a zero Status means status.
+func writeErrorReply(w http.ResponseWriter, reply ErrorReply, status int) {
 	for k, vs := range reply.Header {
 		w.Header()[k] = vs
 	}
 	if reply.Status == 0 {
-		reply.Status = herr.Status
+		reply.Status = status
 	}
 	w.WriteHeader(reply.Status)
 	_, _ = w.Write(reply.Body)
