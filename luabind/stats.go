@@ -13,10 +13,8 @@ var handlerLabels = [...]string{"handshake", "error", "open", "message", "close"
 
 // stats are a Mount's counters, read by [Mount.ScriptStats].
 type stats struct {
-	luaErrors      atomic.Uint64
-	reloadsOK      atomic.Uint64
-	reloadsRefused atomic.Uint64
-	durations      [len(handlerLabels)]metrics.Histogram
+	luaErrors atomic.Uint64
+	durations [len(handlerLabels)]metrics.Histogram
 }
 
 // observe records one run of the named handler.
@@ -32,10 +30,12 @@ func (s *stats) observe(name string, d time.Duration) {
 // ScriptStats implements [metrics.ScriptSource].
 func (m *Mount) ScriptStats() metrics.ScriptStats {
 	st := metrics.ScriptStats{
-		LuaErrors:      m.stats.luaErrors.Load(),
-		ReloadsOK:      m.stats.reloadsOK.Load(),
-		ReloadsRefused: m.stats.reloadsRefused.Load(),
-		Durations:      make(map[string]metrics.HistogramSnapshot, len(handlerLabels)),
+		LuaErrors: m.stats.luaErrors.Load(),
+		Durations: make(map[string]metrics.HistogramSnapshot, len(handlerLabels)),
+	}
+	// Hot reload keeps its own counters (Mount.ReloadStats).
+	if rs, ok := any(m).(interface{ ReloadStats() (uint64, uint64) }); ok {
+		st.ReloadsOK, st.ReloadsRefused = rs.ReloadStats()
 	}
 	for i, l := range handlerLabels {
 		st.Durations[l] = m.stats.durations[i].Snapshot()
