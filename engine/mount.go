@@ -19,6 +19,7 @@ type Mount struct {
 	upgrader websocket.Upgrader
 	log      *slog.Logger
 	entry    http.Handler // the HTTP middleware around upgrade
+	stats    mountStats
 
 	mu    sync.RWMutex
 	conns map[uint64]*Conn
@@ -97,7 +98,7 @@ func (m *Mount) Broadcast(messageType int, data []byte, except uint64) (int, err
 	}
 	n := 0
 	for _, c := range m.Conns() {
-		if c.id != except && c.SendPrepared(pm) == nil {
+		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}) == nil {
 			n++
 		}
 	}

@@ -103,7 +103,15 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		return // the upgrader has replied
 	}
-	ws.SetReadLimit(m.cfg.MaxMessageSize)
+	// The size limit is checked after decompression (Conn.readMessage);
+	// gorilla's wire limit only stops frames no compressed message of
+	// MaxMessageSize could need.
+	readLimit := m.cfg.MaxMessageSize
+	if m.cfg.Compression {
+		readLimit += readLimit/8 + 1024 // deflate's worst-case growth is far less
+	}
+	ws.SetReadLimit(readLimit)
+	m.stats.accepted.Add(1)
 	c.mu.Lock()
 	c.ws = ws
 	c.writing = false
@@ -220,6 +228,7 @@ func rejection(err error) *HandshakeError {
 
 // fail writes the HTTP reply of a failed handshake.
 func (m *Mount) fail(w http.ResponseWriter, req *Request, herr *HandshakeError) {
+	m.stats.reject(herr.Reason)
 	m.log.Warn("handshake failed", LogKeyRemoteAddr, req.RemoteAddr, LogKeyPath, req.Path,
 		LogKeyStatus, herr.Status, LogKeyReason, herr.Reason, "detail", herr.Detail)
 	reply := defaultErrorReply(herr)

@@ -1,25 +1,18 @@
 package cli
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/luaws/luaws/engine"
-	"github.com/luaws/luaws/luabind"
+	"github.com/luaws/luaws/engine/metrics"
 )
 
-// admin serves /metrics and /healthz.
-type admin struct {
-	srv     *engine.Server
-	scripts []*luabind.Mount
-}
-
-func newAdmin(srv *engine.Server, scripts []*luabind.Mount) *admin {
-	return &admin{srv: srv, scripts: scripts}
-}
-
-// handlers returns the admin endpoints by pattern.
-func (a *admin) handlers() map[string]http.Handler {
+// adminHandlers returns /metrics and /healthz by pattern, served on the
+// main listener or on --admin-listen.
+func adminHandlers(srv *engine.Server, log *slog.Logger) map[string]http.Handler {
 	return map[string]http.Handler{
-		"/healthz": a.srv.HealthHandler(),
+		"/metrics": metrics.Handler(srv, log),
+		"/healthz": srv.HealthHandler(),
 	}
 }

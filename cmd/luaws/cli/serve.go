@@ -427,9 +427,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			return printError(stderr, &usageError{msg: fmt.Sprintf("static %s: %v", prefix, err)})
 		}
 	}
-	admin := newAdmin(srv, scripts)
+	admin := adminHandlers(srv, log)
 	if cfg.AdminListen == "" {
-		for pattern, h := range admin.handlers() {
+		for pattern, h := range admin {
 			if err := srv.Handle(pattern, h); err != nil {
 				return printError(stderr, &usageError{msg: fmt.Sprintf("%s: %v", pattern, err),
 					try: "serve /metrics and /healthz elsewhere with --admin-listen 127.0.0.1:9090"})
@@ -449,7 +449,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			return printError(stderr, &usageError{msg: "admin listen: " + err.Error(), try: "luaws serve --admin-listen 127.0.0.1:0 ..."})
 		}
 		mux := http.NewServeMux()
-		for pattern, h := range admin.handlers() {
+		for pattern, h := range admin {
 			mux.Handle(pattern, h)
 		}
 		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HandshakeTimeout,
