@@ -33,7 +33,7 @@ func (e *echo) ch() chan *engine.Request {
 	return e.reqs
 }
 
-func (e *echo) Open(c *engine.Conn) { e.ch() <- c.Request() }
+func (e *echo) Open(c *engine.Conn)                      { e.ch() <- c.Request() }
 func (e *echo) Message(c *engine.Conn, m engine.Message) { _ = c.Send(m.Type, m.Data) }
 func (e *echo) Close(*engine.Conn, int, string)          {}
 
