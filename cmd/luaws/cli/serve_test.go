@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestServeConfigMounts(t *testing.T) {
@@ -102,5 +104,25 @@ func TestServeFlagErrors(t *testing.T) {
 		if !strings.HasPrefix(stderr.String(), tc.want) {
 			t.Errorf("%v:\ngot  %q\nwant %q", tc.args, stderr.String(), tc.want)
 		}
+	}
+}
+
+func TestServeCompression(t *testing.T) {
+	s := startServe(t, 1, "--listen", "127.0.0.1:0", "--compression", "--max-message-size", "4KiB", "../../../scripts/echo.lua")
+	d := &websocket.Dialer{EnableCompression: true, HandshakeTimeout: testTimeout}
+	c, resp, body := wsDial(t, d, s.URLs[0], nil)
+	if c == nil {
+		t.Fatalf("dial: %d %q", resp.StatusCode, body)
+	}
+	if ext := resp.Header.Get("Sec-Websocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("Sec-WebSocket-Extensions: got %q, want permessage-deflate", ext)
+	}
+	echo(t, c, strings.Repeat("compressible ", 100))
+	// 64 KiB of one letter is tiny on the wire, but over 4 KiB inflated.
+	if err := c.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("a"), 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if ce := readCloseFrame(t, c); ce.Code != websocket.CloseMessageTooBig {
+		t.Errorf("got close %d %q, want 1009", ce.Code, ce.Text)
 	}
 }
