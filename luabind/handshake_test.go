@@ -273,7 +273,18 @@ func TestErrorHandler(t *testing.T) {
 		}
 	})
 	t.Run("too many connections", func(t *testing.T) {
-		first := ts.dial(t, "")
+		// The earlier subtests' connections free their slot once their
+		// close handler has run: retry until the first one gets in.
+		deadline := time.Now().Add(5 * time.Second)
+		var first *websocket.Conn
+		for first == nil {
+			if first, _, _ = dialResp(t, ts.URL, nil); first == nil {
+				if time.Now().After(deadline) {
+					t.Fatal("the server stays full")
+				}
+				time.Sleep(2 * time.Millisecond) // polling with a deadline
+			}
+		}
 		defer first.Close()
 		_, resp, body := dialResp(t, ts.URL, nil)
 		if resp.StatusCode != 503 || resp.Header.Get("X-Err") != "too many connections" {
