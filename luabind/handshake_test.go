@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -322,3 +323,35 @@ func TestOriginSameHostByDefault(t *testing.T) {
 
 // httpURL turns ws://host/path into http://host/path.
 func httpURL(wsURL string) string { return "http" + strings.TrimPrefix(wsURL, "ws") }
+
+// TestHandshakeAfterReload: a reload that adds or removes the handshake
+// and error handlers takes effect on the next handshake.
+func TestHandshakeAfterReload(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/app.lua"
+	write := func(src string) {
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("return {}\n")
+	ts := newTestServer(t, path, serverOpts{workers: 2})
+	ts.dial(t, "")
+
+	write(`return {
+  handshake = function(req) return false, 418, "teapot" end,
+  error = function(req, err, status, detail) return status, nil, "v2 " .. detail end,
+}
+`)
+	if err := ts.Script.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if c, resp, body := dialResp(t, ts.URL, nil); c != nil || resp.StatusCode != 418 || body != "v2 teapot" {
+		t.Fatalf("after adding handshake: got %v %q, want 418 \"v2 teapot\"", resp.Status, body)
+	}
+	write("return {}\n")
+	if err := ts.Script.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	ts.dial(t, "")
+}

@@ -58,6 +58,9 @@ func New(opts Options) (*Mount, error) {
 			return nil, err
 		}
 		w.vm, v.live = v, true
+		if i == 0 {
+			m.noteHandlers(&v.h)
+		}
 		m.workers = append(m.workers, w)
 		go w.run()
 	}

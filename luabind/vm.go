@@ -130,7 +130,6 @@ func (v *vm) init() error {
 			return &LoadError{File: v.prog.Path, Msg: fmt.Sprintf("handler %q is a %s, want a function", name, f.Type())}
 		}
 	}
-	v.w.m.noteHandlers(&v.h)
 	return nil
 }
 
