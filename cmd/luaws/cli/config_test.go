@@ -92,9 +92,7 @@ func TestSpecExample(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "examples/chat/public"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cert, key := selfSigned(t, dir)
-	_ = cert
-	_ = key
+	selfSigned(t, dir)
 	writeFile(t, filepath.Join(dir, "luaws.toml"), specExample)
 
 	cfg, err := loadConfig(filepath.Join(dir, "luaws.toml"), defaultConfig())
@@ -220,5 +218,37 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestREADMEExample loads the annotated luaws.toml of the README, with
+// the files it names, so that the example stays true.
+func TestREADMEExample(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Configuration file (luaws.toml)")
+	if !ok {
+		t.Fatal("README has no configuration section")
+	}
+	_, block, ok := strings.Cut(section, "```toml\n")
+	if !ok {
+		t.Fatal("README's configuration section has no toml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "chat.lua"), "return {}\n")
+	writeFile(t, filepath.Join(dir, "echo.lua"), "return {}\n")
+	writeFile(t, filepath.Join(dir, "public/index.html"), "hi\n")
+	selfSigned(t, dir)
+	writeFile(t, filepath.Join(dir, "luaws.toml"), block)
+	cfg, err := loadConfig(filepath.Join(dir, "luaws.toml"), defaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Mounts) != 2 || len(cfg.Mounts[0].Middleware) != 4 || cfg.MaxConnectionsPerAddr != 50 || cfg.TLS.Cert == "" {
+		t.Errorf("got %+v", cfg)
 	}
 }
