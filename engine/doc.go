@@ -18,6 +18,15 @@
 // the connection: the peer's close frame, a dead peer, [Conn.Close], a slow
 // consumer, a protocol error or [Server.Shutdown].
 //
+// # Limits, middleware, metrics
+//
+// [Config] and [MountConfig] bound connections (total and per client
+// address), the handshake, idle time and message size (counted after
+// permessage-deflate). A mount's [Middleware] wrap its upgrade requests
+// and filter its messages; they refuse a request with [FailHandshake].
+// Every mount keeps counters ([Mount.Stats]) with atomic adds, which
+// engine/metrics turns into Prometheus metrics when scraped.
+//
 // # Concurrency
 //
 // Handler methods for one connection are never called concurrently; methods

@@ -11,6 +11,14 @@
 // life; its events (open, each message, close) are queued to that worker in
 // the order the engine produced them, so they run one at a time, in order.
 //
+// # Handshake
+//
+// When the script has a handshake handler, [Mount.Handshake] runs it on a
+// worker (the one the connection will belong to) while the upgrade request
+// waits; its reply seeds conn.data, the subprotocol and the 101's headers.
+// The error handler ([Mount.HandshakeFailed]) shapes the reply of every
+// failed handshake the same way.
+//
 // # State across workers
 //
 // What crosses workers lives in Go: a connection's data (engine.Data, locked),
