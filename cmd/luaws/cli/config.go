@@ -51,9 +51,6 @@ type Config struct {
 	// LogFormat (log_format) is "text" (default) or "json"; LogLevel
 	// (log_level) is debug|info|warn|error.
 	LogFormat, LogLevel string
-
-	// lines names the luaws.toml line of a key, for errors found later.
-	doc *tomlDoc
 }
 
 // TLSConfig names the files for TLS ([tls]).
@@ -270,7 +267,6 @@ func loadConfig(file string, cfg Config) (Config, error) {
 			Try: "add [[mount]] with path = \"/ws\" and script = \"app.lua\""})
 	}
 	t.finish("the file", topKeys)
-	cfg.doc = doc
 	return cfg, doc.err()
 }
 

@@ -114,7 +114,6 @@ func TestSpecExample(t *testing.T) {
 		Middleware:     []string{"access_log", "real_ip", "rate_limit"},
 		MiddlewareInit: map[string]map[string]any{"rate_limit": {"messages_per_second": int64(20)}},
 	}}
-	cfg.doc = nil
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
