@@ -251,3 +251,43 @@ func TestREADMEExample(t *testing.T) {
 		t.Errorf("got %+v", cfg)
 	}
 }
+
+// TestFlagsOverrideConfig: flags given on the command line win over
+// luaws.toml; mount flags apply to every mount; the rest stays.
+func TestFlagsOverrideConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
+	writeFile(t, filepath.Join(dir, "luaws.toml"), `
+listen = "127.0.0.1:7000"
+shutdown_timeout = "3s"
+[[mount]]
+path = "/a"
+script = "app.lua"
+workers = 2
+serializer = "json"
+[[mount]]
+path = "/b"
+script = "app.lua"
+`)
+	cfg, err := parseServe([]string{"--config", filepath.Join(dir, "luaws.toml"),
+		"--listen", "127.0.0.1:0", "--workers", "3", "--idle-timeout", "1m", "--max-connections-per-addr", "9"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.Listen, "127.0.0.1:0"},
+		{"shutdown_timeout", cfg.ShutdownTimeout, 3 * time.Second},
+		{"per_addr", cfg.MaxConnectionsPerAddr, 9},
+		{"a.workers", cfg.Mounts[0].Workers, 3},
+		{"b.workers", cfg.Mounts[1].Workers, 3},
+		{"a.serializer", cfg.Mounts[0].Serializer, "json"},
+		{"b.idle_timeout", cfg.Mounts[1].IdleTimeout, time.Minute},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
