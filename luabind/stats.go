@@ -33,10 +33,7 @@ func (m *Mount) ScriptStats() metrics.ScriptStats {
 		LuaErrors: m.stats.luaErrors.Load(),
 		Durations: make(map[string]metrics.HistogramSnapshot, len(handlerLabels)),
 	}
-	// Hot reload keeps its own counters (Mount.ReloadStats).
-	if rs, ok := any(m).(interface{ ReloadStats() (uint64, uint64) }); ok {
-		st.ReloadsOK, st.ReloadsRefused = rs.ReloadStats()
-	}
+	st.ReloadsOK, st.ReloadsRefused = m.ReloadStats()
 	for i, l := range handlerLabels {
 		st.Durations[l] = m.stats.durations[i].Snapshot()
 	}
