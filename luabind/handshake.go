@@ -286,7 +286,7 @@ func (v *vm) callResults(name string, fn *lua.LFunction, args ...lua.LValue) ([]
 	for _, a := range args {
 		L.Push(a)
 	}
-	if err := L.PCall(len(args), lua.MultRet, nil); err != nil {
+	if err := v.pcall(len(args), lua.MultRet); err != nil {
 		L.SetTop(top)
 		return nil, v.scriptError(err)
 	}

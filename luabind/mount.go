@@ -34,6 +34,8 @@ type Mount struct {
 	reloadsRefused atomic.Uint64
 
 	closeOnce sync.Once
+	dogStop   chan struct{} // closed to stop the watchdog
+	dogDone   chan struct{} // closed when it has stopped
 }
 
 // New compiles the script, loads it in every worker and starts them.
@@ -67,6 +69,8 @@ func New(opts Options) (*Mount, error) {
 	if opts.Watch {
 		m.startWatch()
 	}
+	m.dogStop, m.dogDone = make(chan struct{}), make(chan struct{})
+	go m.watchdog(m.dogStop, m.dogDone)
 	return m, nil
 }
 
@@ -90,6 +94,10 @@ func (m *Mount) Stop() {
 		m.reloadMu.Unlock()
 		for _, w := range m.workers {
 			w.stop()
+		}
+		if m.dogStop != nil {
+			close(m.dogStop)
+			<-m.dogDone
 		}
 	})
 }
