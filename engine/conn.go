@@ -51,6 +51,8 @@ type Conn struct {
 	closeCode   int // set when the server starts the close (Close, abort); 0 otherwise
 	closeReason string
 	pingTimer   *time.Timer // keepalive; guarded by mu
+
+	topics map[string]struct{} // guarded by mount.topics.mu
 }
 
 // frame is one queued outgoing message.
