@@ -13,6 +13,8 @@ type Config struct {
 	Static map[string]string
 	// TLS holds the certificate and key files for wss://.
 	TLS TLSConfig
+	// Broker ([broker]) configures luaws.publish across nodes.
+	Broker BrokerConfig
 	// Mounts lists the WebSocket endpoints.
 	Mounts []MountConfig
 	// ShutdownTimeout bounds a graceful stop. Defaults to 10 s.
@@ -28,6 +30,19 @@ type Config struct {
 // TLSConfig names the files for TLS.
 type TLSConfig struct {
 	Cert, Key string
+}
+
+// BrokerConfig is the [broker] section: which broker carries
+// luaws.publish and luaws.broadcast between nodes.
+type BrokerConfig struct {
+	// Kind (kind) is "memory" (the default: one process), "nats" or "redis".
+	Kind string
+	// URL (url) is the broker's address, e.g. "nats://127.0.0.1:4222" or
+	// "redis://127.0.0.1:6379/0".
+	URL string
+	// Prefix (prefix) is put before every topic, so that several luaws
+	// clusters can share a broker.
+	Prefix string
 }
 
 // MountConfig is one [[mount]].

@@ -116,6 +116,7 @@ func parseServe(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
+	brokerFlags(fs, &cfg.Broker)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "Usage: luaws serve [flags] SCRIPT.lua")
@@ -166,13 +167,23 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	b, err := openBroker(cfg.Broker, log)
+	if err != nil {
+		return printError(stderr, err)
+	}
+	if b != nil {
+		// Deferred first, so it runs last: after Shutdown, whose close
+		// handlers may still publish to other nodes.
+		defer b.Close()
+	}
+
 	var scripts []*luabind.Mount
 	defer func() {
 		for _, m := range scripts {
 			m.Stop()
 		}
 	}()
-	ecfg := engine.Config{Logger: log, ShutdownTimeout: cfg.ShutdownTimeout, TLSConfig: tlsConfig}
+	ecfg := engine.Config{Logger: log, ShutdownTimeout: cfg.ShutdownTimeout, TLSConfig: tlsConfig, Broker: b}
 	for _, mc := range cfg.Mounts {
 		if _, err := os.Stat(mc.Script); err != nil {
 			return printError(stderr, &usageError{msg: fmt.Sprintf("script %s: no such file", mc.Script)})
