@@ -97,9 +97,13 @@ type Status struct {
 	Published, Dropped, Received uint64
 }
 
-// StatusOf returns b's status, or a connected status of unknown kind if
-// b does not implement [Statuser].
+// StatusOf returns b's status. A nil b (no broker: one process) is a
+// connected "memory" broker; a b that does not implement [Statuser] is
+// reported connected.
 func StatusOf(b Broker) Status {
+	if b == nil {
+		return Status{Kind: KindMemory, Connected: true}
+	}
 	if s, ok := b.(Statuser); ok {
 		return s.Status()
 	}

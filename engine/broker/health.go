@@ -7,6 +7,17 @@ import (
 	"time"
 )
 
+// Log attribute keys of this package (engine's log.go has the others;
+// broker cannot import engine).
+const (
+	logKeyBroker   = "broker"
+	logKeyURL      = "url"
+	logKeyError    = "err"
+	logKeyDownFor  = "down_for"
+	logKeySubject  = "subject"
+	logKeyMessages = "messages"
+)
+
 // health tracks a broker's connection state and counters, and logs each
 // change of state once.
 type health struct {
@@ -43,7 +54,7 @@ func (h *health) setUp() {
 	down := time.Since(h.since)
 	h.up.Store(true)
 	h.since = time.Now()
-	h.log.Info("broker reconnected", "broker", h.kind, "url", h.url, "down_for", down.Round(time.Millisecond))
+	h.log.Info("broker reconnected", logKeyBroker, h.kind, logKeyURL, h.url, logKeyDownFor, down.Round(time.Millisecond))
 }
 
 // setDown records that the broker is unreachable because of err, logging
@@ -60,7 +71,7 @@ func (h *health) setDown(err error) {
 	h.up.Store(false)
 	h.since = time.Now()
 	h.log.Warn("broker connection lost; delivering locally only until it is back",
-		"broker", h.kind, "url", h.url, "err", h.lastErr)
+		logKeyBroker, h.kind, logKeyURL, h.url, logKeyError, h.lastErr)
 }
 
 // status returns the current state and counters.

@@ -54,7 +54,7 @@ func NewNATS(cfg Config) (*NATS, error) {
 			if sub != nil {
 				subject = sub.Subject
 			}
-			b.cfg.Logger.Warn("broker error", "broker", KindNATS, "subject", subject, "err", err)
+			b.cfg.Logger.Warn("broker error", logKeyBroker, KindNATS, logKeySubject, subject, logKeyError, err)
 		}),
 	)
 	if err != nil {

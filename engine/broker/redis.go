@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -13,6 +14,22 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
+
+// redisLog receives go-redis's own log lines, which it writes to stderr by
+// default. Its logger is global; the lines go, at debug level, to the
+// logger of the latest Redis broker: the broker logs outages itself.
+var (
+	redisLogOnce sync.Once
+	redisLog     atomic.Pointer[slog.Logger]
+)
+
+type redisLogger struct{}
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := redisLog.Load(); l != nil {
+		l.DebugContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), logKeyBroker, KindRedis)
+	}
+}
 
 // redisHealthInterval is how long the subscriber waits for traffic before
 // it pings the server to check the connection.
@@ -59,6 +76,8 @@ func NewRedis(cfg Config) (*Redis, error) {
 	if !validPrefix(cfg.Prefix) {
 		return nil, fmt.Errorf("broker prefix %q: use letters, digits, _ and - (dots between words)", cfg.Prefix)
 	}
+	redisLog.Store(cfg.Logger)
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{}) })
 	opt, err := redis.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("broker redis url %q: %v (want redis://host:port, rediss://host:port or unix:///path/redis.sock)", redact(cfg.URL), err)
@@ -175,7 +194,7 @@ func (b *Redis) write(batch []redisMsg) {
 		b.health.dropped.Add(uint64(len(batch)))
 		if !b.writeErr && b.ctx.Err() == nil {
 			b.cfg.Logger.Warn("broker publish failed; messages dropped for other nodes",
-				"broker", KindRedis, "url", b.health.url, "err", err, "messages", len(batch))
+				logKeyBroker, KindRedis, logKeyURL, b.health.url, logKeyError, err, logKeyMessages, len(batch))
 		}
 		b.writeErr = true
 		return
@@ -289,12 +308,14 @@ func (s *redisSub) Unsubscribe() error {
 		delete(b.handlers, s.channel)
 		delete(b.waiters, s.channel)
 		b.mu.Unlock()
-		if b.closed.Load() {
+		if b.closed.Load() || !b.health.up.Load() {
+			// Down: do not wait for a dial. The handler is gone, so what
+			// the channel still brings after a reconnect is ignored.
 			return
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.ConnectTimeout)
 		defer cancel()
-		if e := b.ps.Unsubscribe(ctx, s.channel); e != nil && b.health.up.Load() && !strings.Contains(e.Error(), "closed") {
+		if e := b.ps.Unsubscribe(ctx, s.channel); e != nil && !strings.Contains(e.Error(), "closed") {
 			err = fmt.Errorf("broker redis: unsubscribe: %w", e)
 		}
 	})
