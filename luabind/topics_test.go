@@ -282,3 +282,18 @@ return M
 		})
 	}
 }
+
+// TestSubscriptionsSurviveReload: topics live in the engine, so a hot
+// reload keeps them.
+func TestSubscriptionsSurviveReload(t *testing.T) {
+	ts := newTestServer(t, "testdata/topics.lua", serverOpts{})
+	sub, pub := ts.dial(t, ""), ts.dial(t, "")
+	cmd(t, sub, "sub room", "ok sub room")
+	if err := ts.Script.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	send(t, pub, "pub room after-reload")
+	if got := read(t, sub); got != "after-reload" {
+		t.Fatalf("got %q, want after-reload", got)
+	}
+}

@@ -91,9 +91,10 @@ type Status struct {
 	Since time.Time
 	// LastError is the error that last broke the connection, or "".
 	LastError string
-	// Published counts messages handed to the broker; Dropped counts
-	// messages Publish refused; Received counts messages delivered to
-	// subscriptions of this node.
+	// Published counts messages Publish accepted; Dropped counts messages
+	// Publish refused and, for Redis, accepted messages that could not be
+	// written; Received counts messages delivered to this node's
+	// subscriptions (its own included).
 	Published, Dropped, Received uint64
 }
 
