@@ -16,6 +16,8 @@ func brokerFlags(fs *flag.FlagSet, b *BrokerConfig) {
 	fs.StringVar(&b.Prefix, "broker-prefix", broker.DefaultPrefix, "put before every broker subject, so that deployments can share a broker")
 }
 
+var serverNames = map[string]string{broker.KindNATS: "NATS", broker.KindRedis: "Redis"}
+
 // openBroker connects to the configured broker. With kind memory (or
 // none) it returns nil: one process needs no broker. A broker that cannot
 // be reached is a usageError (exit 2) naming its URL.
@@ -31,8 +33,9 @@ func openBroker(cfg BrokerConfig, log *slog.Logger) (broker.Broker, error) {
 	var ce *broker.ConnectError
 	switch {
 	case errors.As(err, &ce):
-		return nil, &usageError{msg: err.Error(),
-			try: fmt.Sprintf("start the %s server at %s, or serve one node alone with --broker memory", cfg.Kind, ce.URL)}
+		return nil, &usageError{msg: fmt.Sprintf("broker %s at %s: %v", ce.Kind, ce.URL, ce.Err),
+			try: fmt.Sprintf("start the %s server at %s, fix [broker] url or --broker-url, or serve one node alone with --broker memory",
+				serverNames[ce.Kind], ce.URL)}
 	case err != nil:
 		return nil, &usageError{msg: err.Error(), try: "luaws serve -h"}
 	}
