@@ -233,7 +233,7 @@ func TestBrokerOutage(t *testing.T) {
 func TestPublishJSON(t *testing.T) {
 	ts := newTestServer(t, `
 local M = {}
-function M.open(conn) conn:subscribe("t") end
+function M.open(conn) conn:subscribe("t"); conn:send({ ready = true }) end
 function M.message(conn, msg)
   if msg.go then
     conn:send({ count = luaws.publish("t", { list = luaws.array() }) })
@@ -242,6 +242,11 @@ end
 return M
 `, serverOpts{serializer: "json"})
 	c1, c2 := ts.dial(t, ""), ts.dial(t, "")
+	for _, c := range []*websocket.Conn{c1, c2} {
+		if got := read(t, c); got != `{"ready":true}` {
+			t.Fatalf("got %s, want ready", got)
+		}
+	}
 	send(t, c1, `{"go":true}`)
 	for _, c := range []*websocket.Conn{c1, c2} {
 		if got := read(t, c); got != `{"list":[]}` {
