@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaws/luaws/engine/broker"
 	"github.com/luaws/luaws/engine/serializer"
 )
 
@@ -30,6 +31,14 @@ type Config struct {
 	TLSConfig *tls.Config
 	// Mounts lists the WebSocket endpoints. At least one is required.
 	Mounts []MountConfig
+	// Broker connects this server to the other luaws nodes that serve the
+	// same mounts: [Mount.Publish] and [Mount.Broadcast] then reach their
+	// connections too. Nil keeps messages in this server. The server
+	// subscribes in New and unsubscribes in Shutdown; closing the broker,
+	// after Shutdown, is the caller's job. Give each Server its own NATS or
+	// Redis broker; one [broker.Memory] may be shared by the servers of one
+	// process.
+	Broker broker.Broker
 }
 
 // MountConfig configures one WebSocket endpoint.

@@ -55,6 +55,8 @@ type Conn struct {
 	pingTimer   *time.Timer  // keepalive; guarded by mu
 	idleTimer   *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
 	lastMessage atomic.Int64 // UnixNano of the last data message, with IdleTimeout
+
+	topics map[string]struct{} // guarded by mount.topics.mu
 }
 
 // frame is one queued outgoing message.

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/broker"
 )
 
 // Server serves the mounts of one listener. Create it with [New], run it
@@ -33,6 +37,10 @@ type Server struct {
 	perAddr map[string]int
 	active  sync.WaitGroup // handshakes in progress and open connections
 
+	broker        broker.Broker
+	nodeID        uint64      // tells this server's broker messages from other nodes'
+	brokerFailing atomic.Bool // the last broker publish failed (logged once)
+
 	addr     atomic.Pointer[net.Addr]
 	shutdown chan struct{} // closed when Shutdown has finished
 	started  atomic.Bool
@@ -47,6 +55,8 @@ func New(cfg Config) (*Server, error) {
 		mux:      http.NewServeMux(),
 		perAddr:  make(map[string]int),
 		shutdown: make(chan struct{}),
+		broker:   cfg.Broker,
+		nodeID:   newNodeID(),
 	}
 	if len(cfg.Mounts) == 0 {
 		return nil, errors.New("no mounts: give a script or at least one [[mount]]")
@@ -66,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 		if err := handle(s.mux, mc.Path, m); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", mc.Path, err)
 		}
+	}
+	if err := s.subscribe(); err != nil {
+		return nil, err
 	}
 	s.http = &http.Server{
 		Handler:           s.mux,
@@ -165,6 +178,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	s.unsubscribe()
 
 	for _, m := range s.mounts {
 		for _, c := range m.Conns() {
@@ -251,4 +265,47 @@ func (s *Server) HealthHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+}
+
+// subscribe subscribes every mount to its broker subject.
+func (s *Server) subscribe() error {
+	if s.broker == nil {
+		return nil
+	}
+	for _, m := range s.mounts {
+		sub, err := s.broker.Subscribe(m.subject, m.fromBroker)
+		if err != nil {
+			s.unsubscribe()
+			return fmt.Errorf("mount %s: %w", m.cfg.Path, err)
+		}
+		m.sub = sub
+	}
+	return nil
+}
+
+// unsubscribe stops messages from other nodes; messages this server
+// publishes during shutdown (close handlers' broadcasts) still go out.
+func (s *Server) unsubscribe() {
+	for _, m := range s.mounts {
+		if m.sub != nil {
+			if err := m.sub.Unsubscribe(); err != nil {
+				m.log.Warn("broker unsubscribe", LogKeyError, err)
+			}
+			m.sub = nil
+		}
+	}
+}
+
+// Broker returns [Config.Broker], or nil.
+func (s *Server) Broker() broker.Broker { return s.broker }
+
+// newNodeID returns a random non-zero id for this server.
+func newNodeID() uint64 {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
 }

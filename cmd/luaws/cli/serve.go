@@ -108,6 +108,8 @@ type serveFlags struct {
 	path, serializer, workers, maxMessage, origins, subprotocols string
 	handlerTimeout, pingInterval, pongTimeout, idleTimeout       time.Duration
 	compression, noWatch                                         bool
+
+	broker BrokerConfig
 }
 
 func newServeFlags() *serveFlags {
@@ -141,6 +143,7 @@ func newServeFlags() *serveFlags {
 	fs.DurationVar(&f.pingInterval, "ping-interval", engine.DefaultPingInterval, "how often to ping each client; 0 turns pings off")
 	fs.DurationVar(&f.pongTimeout, "pong-timeout", engine.DefaultPongTimeout, "how long a pong may take")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a connection that sent no message for this long; 0: never")
+	brokerFlags(fs, &f.broker)
 	fs.Usage = func() {}
 	return f
 }
@@ -216,6 +219,15 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 	}
 	if set["no-watch"] {
 		cfg.NoWatch = f.noWatch
+	}
+	if set["broker"] {
+		cfg.Broker.Kind = f.broker.Kind
+	}
+	if set["broker-url"] {
+		cfg.Broker.URL = f.broker.URL
+	}
+	if set["broker-prefix"] {
+		cfg.Broker.Prefix = f.broker.Prefix
 	}
 	if set["tls-cert"] {
 		cfg.TLS.Cert = f.tlsCert
@@ -364,6 +376,16 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		}
 	}
 
+	b, err := openBroker(cfg.Broker, log)
+	if err != nil {
+		return printError(stderr, err)
+	}
+	if b != nil {
+		// Deferred first, so it runs last: after Shutdown, whose close
+		// handlers may still publish to other nodes.
+		defer b.Close()
+	}
+
 	var scripts []*luabind.Mount
 	defer func() {
 		for _, m := range scripts {
@@ -377,6 +399,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		MaxConnections:        cfg.MaxConnections,
 		MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr,
 		TLSConfig:             tlsConfig,
+		Broker:                b,
 	}
 	for _, mc := range cfg.Mounts {
 		mlog := log.With(engine.LogKeyMount, mc.Path)
