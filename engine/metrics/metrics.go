@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/broker"
 )
 
 // rejectReasons are reported even at zero, so that dashboards and alerts
@@ -47,6 +48,11 @@ var (
 		[]string{"mount", "result"}, nil)
 	descDuration = prometheus.NewDesc("luaws_handler_duration_seconds",
 		"Run time of the script's handlers, by handler.", []string{"mount", "handler"}, nil)
+	descBrokerUp = prometheus.NewDesc("luaws_broker_up",
+		"1 while the broker that links the nodes is reachable, 0 while it is down (local delivery goes on).", []string{"kind"}, nil)
+	descBrokerMsgs = prometheus.NewDesc("luaws_broker_messages_total",
+		"Messages through the broker, by result: published, dropped (not sent to other nodes), received.",
+		[]string{"kind", "result"}, nil)
 )
 
 // Collector is a prometheus.Collector of a server's metrics. It is safe
@@ -61,7 +67,8 @@ func NewCollector(srv *engine.Server) *Collector { return &Collector{srv: srv} }
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descAccepted, descRejected, descMsgsIn, descBytesIn,
-		descMsgsOut, descBytesOut, descSlow, descIdle, descLuaErrors, descReloads, descDuration} {
+		descMsgsOut, descBytesOut, descSlow, descIdle, descLuaErrors, descReloads, descDuration,
+		descBrokerUp, descBrokerMsgs} {
 		ch <- d
 	}
 }
@@ -71,6 +78,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
+	bs := broker.StatusOf(c.srv.Broker())
+	up := 0.0
+	if bs.Connected {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descBrokerUp, prometheus.GaugeValue, up, bs.Kind)
+	counter(descBrokerMsgs, bs.Published, bs.Kind, "published")
+	counter(descBrokerMsgs, bs.Dropped, bs.Kind, "dropped")
+	counter(descBrokerMsgs, bs.Received, bs.Kind, "received")
 	for _, m := range c.srv.Mounts() {
 		path := m.Path()
 		st := m.Stats()

@@ -162,6 +162,9 @@ func TestMetrics(t *testing.T) {
 					t.Errorf("%s%v: got %v, want %v", c.name, c.labels, got, c.want)
 				}
 			}
+			if got := value(t, fams, "luaws_broker_up", "kind=memory"); got != 1 {
+				t.Errorf("luaws_broker_up{kind=memory}: got %v, want 1", got)
+			}
 			if fams["go_goroutines"] == nil || fams["process_cpu_seconds_total"] == nil {
 				t.Errorf("want the Go and process collectors too")
 			}
