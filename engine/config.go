@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaws/luaws/engine/broker"
 	"github.com/luaws/luaws/engine/serializer"
 )
 
@@ -30,6 +31,14 @@ type Config struct {
 	TLSConfig *tls.Config
 	// Mounts lists the WebSocket endpoints. At least one is required.
 	Mounts []MountConfig
+	// Broker connects this server to the other luaws nodes that serve the
+	// same mounts: [Mount.Publish] and [Mount.Broadcast] then reach their
+	// connections too. Nil keeps messages in this server. The server
+	// subscribes in New and unsubscribes in Shutdown; closing the broker,
+	// after Shutdown, is the caller's job. Give each Server its own NATS or
+	// Redis broker; one [broker.Memory] may be shared by the servers of one
+	// process.
+	Broker broker.Broker
 }
 
 // MountConfig configures one WebSocket endpoint.
@@ -69,6 +78,12 @@ type MountConfig struct {
 	Compression bool
 	// ReadBufferSize is the size of each connection's read buffer. Defaults to 1 KiB.
 	ReadBufferSize int
+	// IdleTimeout closes a connection (1001, "idle timeout") that has sent
+	// no data message for this long. 0 means never.
+	IdleTimeout time.Duration
+	// Middleware wraps the mount's upgrade requests and messages, the
+	// first in the list outermost.
+	Middleware []Middleware
 }
 
 // Defaults used by [MountConfig].

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -40,8 +41,9 @@ type Conn struct {
 	data        *Data
 	log         *slog.Logger
 	opened      time.Time
-	attached    atomic.Value
-	state       atomic.Int32 // changed only with mu held
+	attached    atomic.Pointer[attachment]
+	filters     []MessageFilter // from the mount's middleware; reader goroutine only
+	state       atomic.Int32    // changed only with mu held
 
 	mu          sync.Mutex
 	queue       []frame // waiting for the writer
@@ -50,7 +52,11 @@ type Conn struct {
 	wake        chan struct{}
 	closeCode   int // set when the server starts the close (Close, abort); 0 otherwise
 	closeReason string
-	pingTimer   *time.Timer // keepalive; guarded by mu
+	pingTimer   *time.Timer  // keepalive; guarded by mu
+	idleTimer   *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
+	lastMessage atomic.Int64 // UnixNano of the last data message, with IdleTimeout
+
+	topics map[string]struct{} // guarded by mount.topics.mu
 }
 
 // frame is one queued outgoing message.
@@ -58,6 +64,7 @@ type frame struct {
 	typ  int
 	data []byte
 	pm   *websocket.PreparedMessage
+	size int // payload bytes of pm, for metrics; 0 if unknown
 }
 
 // ID returns the connection id: 1 for the server's first connection, never reused.
@@ -80,10 +87,18 @@ func (c *Conn) Logger() *slog.Logger { return c.log }
 
 // Attach stores a value for the handler's own use (e.g. its per-connection
 // state). Attach before or in Open; read with [Conn.Attached].
-func (c *Conn) Attach(v any) { c.attached.Store(v) }
+func (c *Conn) Attach(v any) { c.attached.Store(&attachment{v}) }
 
 // Attached returns the value given to [Conn.Attach], or nil.
-func (c *Conn) Attached() any { return c.attached.Load() }
+func (c *Conn) Attached() any {
+	if a := c.attached.Load(); a != nil {
+		return a.v
+	}
+	return nil
+}
+
+// attachment boxes an attached value, which may change type.
+type attachment struct{ v any }
 
 // Open reports whether the connection is open: not closing, not closed.
 func (c *Conn) Open() bool { return c.state.Load() == stateOpen }
@@ -97,7 +112,9 @@ func (c *Conn) Send(messageType int, data []byte) error {
 }
 
 // SendPrepared queues a prepared message, as a broadcast does: the frame
-// is encoded once for every recipient.
+// is encoded once for every recipient. Its bytes are not counted in
+// [MountStats.BytesOut] (a PreparedMessage does not tell its size); use
+// [Mount.Broadcast] where that matters.
 func (c *Conn) SendPrepared(pm *websocket.PreparedMessage) error {
 	return c.enqueue(frame{pm: pm})
 }
@@ -156,6 +173,7 @@ func (c *Conn) enqueue(f frame) error {
 	if len(c.queue) >= c.mount.cfg.SendQueueSize && c.ws != nil {
 		c.mu.Unlock()
 		c.log.Warn("slow consumer", LogKeyError, ErrSlowConsumer)
+		c.mount.stats.slowCloses.Add(1)
 		c.abort(websocket.ClosePolicyViolation, "send queue full")
 		return ErrSlowConsumer
 	}
@@ -194,10 +212,18 @@ func (c *Conn) serve(done func()) {
 	defer done()
 	h := c.mount.cfg.Handler
 	c.startKeepalive()
+	c.startIdleTimer()
 	c.log.Info("connection opened", LogKeyRemoteAddr, c.req.RemoteAddr, LogKeyPath, c.req.Path)
 	c.guard("Open", func() { h.Open(c) })
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, data, err := c.readMessage()
+		if errors.Is(err, errTooBig) {
+			if c.state.Load() == stateOpen {
+				c.log.Warn("message too big", "max_message_size", c.mount.cfg.MaxMessageSize)
+				c.Close(websocket.CloseMessageTooBig, "message too big")
+			}
+			continue
+		}
 		if err != nil {
 			c.finish(err)
 			return
@@ -205,13 +231,55 @@ func (c *Conn) serve(done func()) {
 		if c.state.Load() != stateOpen {
 			continue // closing: drain until the peer's close frame
 		}
+		c.mount.stats.msgsIn.Add(1)
+		c.mount.stats.bytesIn.Add(uint64(len(data)))
+		if c.idleTimer != nil {
+			c.lastMessage.Store(time.Now().UnixNano())
+		}
 		if typ == websocket.TextMessage && !utf8.Valid(data) {
 			c.log.Warn("invalid utf-8 in text message")
 			c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
 			continue
 		}
-		c.guard("Message", func() { h.Message(c, Message{Type: typ, Data: data}) })
+		msg := Message{Type: typ, Data: data}
+		if !c.filter(msg) {
+			continue
+		}
+		c.guard("Message", func() { h.Message(c, msg) })
 	}
+}
+
+// errTooBig is a message over MountConfig.MaxMessageSize.
+var errTooBig = errors.New("engine: message too big")
+
+// readMessage reads the next data message. Its size is checked as it is
+// read, after permessage-deflate: gorilla's read limit counts the bytes on
+// the wire, which a compressed message can multiply without bound. A
+// message over the limit is errTooBig; the rest of it is skipped unread.
+func (c *Conn) readMessage() (int, []byte, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	limit := c.mount.cfg.MaxMessageSize
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > limit {
+		return typ, nil, errTooBig
+	}
+	return typ, data, nil
+}
+
+// filter runs the middleware's message filters; false drops m.
+func (c *Conn) filter(m Message) bool {
+	for _, f := range c.filters {
+		if !f(m) {
+			return false
+		}
+	}
+	return true
 }
 
 // guard runs a handler method. A panic is logged and closes the connection
@@ -239,6 +307,9 @@ func (c *Conn) finish(err error) {
 	}
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
+	}
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
 	}
 	c.mu.Unlock()
 
@@ -315,6 +386,38 @@ func (c *Conn) startKeepalive() {
 	c.mu.Lock()
 	c.pingTimer = time.AfterFunc(cfg.PingInterval, c.keepalive)
 	c.mu.Unlock()
+}
+
+// startIdleTimer arms IdleTimeout. The timer is not reset per message:
+// when it fires it checks lastMessage and sleeps again for the rest.
+func (c *Conn) startIdleTimer() {
+	idle := c.mount.cfg.IdleTimeout
+	if idle <= 0 {
+		return
+	}
+	c.lastMessage.Store(time.Now().UnixNano())
+	c.mu.Lock()
+	c.idleTimer = time.AfterFunc(idle, c.checkIdle)
+	c.mu.Unlock()
+}
+
+func (c *Conn) checkIdle() {
+	idle := c.mount.cfg.IdleTimeout
+	quiet := time.Since(time.Unix(0, c.lastMessage.Load()))
+	if quiet < idle {
+		c.mu.Lock()
+		if c.state.Load() == stateOpen {
+			c.idleTimer.Reset(idle - quiet)
+		}
+		c.mu.Unlock()
+		return
+	}
+	if c.state.Load() != stateOpen {
+		return
+	}
+	c.log.Info("idle timeout", "idle_timeout", idle)
+	c.mount.stats.idleCloses.Add(1)
+	c.Close(websocket.CloseGoingAway, "idle timeout")
 }
 
 func (c *Conn) keepalive() {

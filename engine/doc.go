@@ -18,6 +18,15 @@
 // the connection: the peer's close frame, a dead peer, [Conn.Close], a slow
 // consumer, a protocol error, a panicking handler or [Server.Shutdown].
 //
+// # Limits, middleware, metrics
+//
+// [Config] and [MountConfig] bound connections (total and per client
+// address), the handshake, idle time and message size (counted after
+// permessage-deflate). A mount's [Middleware] wrap its upgrade requests
+// and filter its messages; they refuse a request with [FailHandshake].
+// Every mount keeps counters ([Mount.Stats]) with atomic adds, which
+// engine/metrics turns into Prometheus metrics when scraped.
+//
 // # Concurrency
 //
 // Handler methods for one connection are never called concurrently; methods
@@ -26,4 +35,25 @@
 // block and are safe to call from any goroutine. Each connection has at most
 // one writer goroutine, started when something is queued and stopped after a
 // quiet spell, so an idle connection holds only its reader goroutine.
+//
+// # Topics and nodes
+//
+// A connection subscribes to topics ([Conn.Subscribe]) of its mount and
+// leaves them all when it closes. [Mount.Publish] sends to a topic's
+// subscribers, [Mount.Broadcast] to every connection; each encodes the
+// frame once per node (one gorilla PreparedMessage), whatever the number
+// of recipients.
+//
+// With [Config.Broker] set, several servers (nodes, usually processes on
+// different machines) serve the same mounts as one: each mount subscribes
+// to one broker subject ("mount" and its path), and every Publish and
+// Broadcast is delivered to the local connections at once, directly, and
+// handed to the broker as an envelope that carries the node's random id.
+// Every node delivers the envelopes of the other nodes and skips its own,
+// so each node delivers a message exactly once, its publisher's node
+// included, and local delivery goes on when the broker is down (the
+// message is then dropped for the other nodes). Messages from one
+// goroutine (one Lua worker) keep their order on every node, because a
+// node publishes them in call order on one subject and the brokers keep
+// the order of one connection's messages.
 package engine

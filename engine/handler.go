@@ -44,7 +44,9 @@ type ErrorReplier interface {
 	HandshakeFailed(req *Request, e *HandshakeError) (reply ErrorReply, ok bool)
 }
 
-// ErrorReply is an HTTP response for a failed handshake.
+// ErrorReply is an HTTP response for a failed handshake. Headers of the
+// [HandshakeError] that Header does not set (Sec-WebSocket-Version on a 426,
+// WWW-Authenticate on a 401) are added to it.
 type ErrorReply struct {
 	Status int
 	Header http.Header
@@ -78,6 +80,9 @@ type HandshakeReply struct {
 	Header http.Header
 	// Data seeds the connection's [Data].
 	Data map[string]any
+	// Attach, when not nil, is given to [Conn.Attach] before Open, so that
+	// the handler can hand per-connection state from Handshake to Open.
+	Attach any
 }
 
 // Rejection is the error a [Handshaker] returns to refuse an upgrade with a
@@ -104,6 +109,8 @@ const (
 	ReasonOriginNotAllowed   = "origin not allowed"
 	ReasonTooManyConnections = "too many connections"
 	ReasonShuttingDown       = "shutting down"
+	ReasonUnauthorized       = "unauthorized" // basic_auth, bearer: 401
+	ReasonRateLimited        = "rate limited" // rate_limit: 429
 )
 
 // HandshakeError describes a failed handshake.

@@ -268,3 +268,23 @@ func writeMsg(t testing.TB, ws *websocket.Conn, typ int, data []byte) {
 
 // httpURL turns ws://host/path into http://host/path.
 func httpURL(wsURL string) string { return "http" + strings.TrimPrefix(wsURL, "ws") }
+
+// httpGet does a plain GET with header and returns status, headers and body.
+func httpGet(t testing.TB, url string, header http.Header) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := req.Header
+	for k, vs := range header {
+		maps[k] = vs
+	}
+	client := &http.Client{Timeout: testTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, resp.Header, bodyOf(t, resp)
+}

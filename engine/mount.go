@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/broker"
 	"github.com/luaws/luaws/engine/serializer"
 )
 
@@ -18,9 +19,15 @@ type Mount struct {
 	ser      serializer.Serializer
 	upgrader websocket.Upgrader
 	log      *slog.Logger
+	entry    http.Handler // the HTTP middleware around upgrade
+	stats    mountStats
 
 	mu    sync.RWMutex
 	conns map[uint64]*Conn
+
+	topics  topics
+	subject string              // broker subject of this mount
+	sub     broker.Subscription // nil without a broker
 }
 
 func newMount(s *Server, cfg MountConfig) *Mount {
@@ -31,6 +38,9 @@ func newMount(s *Server, cfg MountConfig) *Mount {
 		ser:   ser,
 		log:   s.log.With(LogKeyMount, cfg.Path),
 		conns: make(map[uint64]*Conn),
+
+		topics:  topics{subs: make(map[string]map[*Conn]struct{})},
+		subject: brokerSubject(cfg.Path),
 	}
 	m.upgrader = websocket.Upgrader{
 		ReadBufferSize:    cfg.ReadBufferSize,
@@ -38,6 +48,12 @@ func newMount(s *Server, cfg MountConfig) *Mount {
 		EnableCompression: cfg.Compression,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before
 		Error:             m.upgradeError,
+	}
+	m.entry = http.HandlerFunc(m.upgrade)
+	for i := len(cfg.Middleware) - 1; i >= 0; i-- {
+		if h := cfg.Middleware[i].HTTP; h != nil {
+			m.entry = h(m.entry)
+		}
 	}
 	return m
 }
@@ -80,23 +96,6 @@ func (m *Mount) Conns() []*Conn {
 	return out
 }
 
-// Broadcast sends one message to every open connection of the mount except
-// the one with id except (0 for none). The frame is encoded once. It returns
-// how many connections it was queued for.
-func (m *Mount) Broadcast(messageType int, data []byte, except uint64) (int, error) {
-	pm, err := websocket.NewPreparedMessage(messageType, data)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range m.Conns() {
-		if c.id != except && c.SendPrepared(pm) == nil {
-			n++
-		}
-	}
-	return n, nil
-}
-
 func (m *Mount) add(c *Conn) {
 	m.mu.Lock()
 	m.conns[c.id] = c
@@ -107,4 +106,5 @@ func (m *Mount) remove(c *Conn) {
 	m.mu.Lock()
 	delete(m.conns, c.id)
 	m.mu.Unlock()
+	m.topics.leaveAll(c)
 }

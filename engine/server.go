@@ -2,17 +2,22 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/broker"
 )
 
 // Server serves the mounts of one listener. Create it with [New], run it
@@ -32,6 +37,10 @@ type Server struct {
 	perAddr map[string]int
 	active  sync.WaitGroup // handshakes in progress and open connections
 
+	broker        broker.Broker
+	nodeID        uint64      // tells this server's broker messages from other nodes'
+	brokerFailing atomic.Bool // the last broker publish failed (logged once)
+
 	addr     atomic.Pointer[net.Addr]
 	shutdown chan struct{} // closed when Shutdown has finished
 	started  atomic.Bool
@@ -46,6 +55,8 @@ func New(cfg Config) (*Server, error) {
 		mux:      http.NewServeMux(),
 		perAddr:  make(map[string]int),
 		shutdown: make(chan struct{}),
+		broker:   cfg.Broker,
+		nodeID:   newNodeID(),
 	}
 	if len(cfg.Mounts) == 0 {
 		return nil, errors.New("no mounts: give a script or at least one [[mount]]")
@@ -66,6 +77,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mount %s: %w", mc.Path, err)
 		}
 	}
+	if err := s.subscribe(); err != nil {
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: cfg.HandshakeTimeout,
@@ -81,6 +95,9 @@ func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("bad path: %v", v)
+			if msg := fmt.Sprint(v); strings.Contains(msg, "conflicts with") {
+				err = fmt.Errorf("the path is taken: %v", v)
+			}
 		}
 	}()
 	mux.Handle(pattern, h)
@@ -101,8 +118,9 @@ func (s *Server) Mount(path string) *Mount {
 }
 
 // Handle registers an extra HTTP handler (static files, metrics) on the
-// server's mux. Call it before Serve.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// server's mux. Call it before Serve. A pattern that is malformed or
+// taken (by a mount, say) is an error.
+func (s *Server) Handle(pattern string, h http.Handler) error { return handle(s.mux, pattern, h) }
 
 // Wrap replaces the server's HTTP handler with wrap(current), for HTTP
 // middleware that must see every request. Call it before Serve.
@@ -160,6 +178,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	s.unsubscribe()
 
 	for _, m := range s.mounts {
 		for _, c := range m.Conns() {
@@ -230,4 +249,63 @@ func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
+}
+
+// HealthHandler answers /healthz: 200 "ok" while the server serves, 503
+// "shutting down" once Shutdown has begun, so that a load balancer stops
+// sending new clients.
+func (s *Server) HealthHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if s.isClosing() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// subscribe subscribes every mount to its broker subject.
+func (s *Server) subscribe() error {
+	if s.broker == nil {
+		return nil
+	}
+	for _, m := range s.mounts {
+		sub, err := s.broker.Subscribe(m.subject, m.fromBroker)
+		if err != nil {
+			s.unsubscribe()
+			return fmt.Errorf("mount %s: %w", m.cfg.Path, err)
+		}
+		m.sub = sub
+	}
+	return nil
+}
+
+// unsubscribe stops messages from other nodes; messages this server
+// publishes during shutdown (close handlers' broadcasts) still go out.
+func (s *Server) unsubscribe() {
+	for _, m := range s.mounts {
+		if m.sub != nil {
+			if err := m.sub.Unsubscribe(); err != nil {
+				m.log.Warn("broker unsubscribe", LogKeyError, err)
+			}
+			m.sub = nil
+		}
+	}
+}
+
+// Broker returns [Config.Broker], or nil.
+func (s *Server) Broker() broker.Broker { return s.broker }
+
+// newNodeID returns a random non-zero id for this server.
+func newNodeID() uint64 {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
 }

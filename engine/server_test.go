@@ -41,6 +41,7 @@ func newTestServer(t testing.TB, cfg engine.Config) (*engine.Server, string) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	waitFor(t, "Serve to start", func() bool { return srv.Addr() != nil })
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

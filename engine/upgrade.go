@@ -13,8 +13,15 @@ import (
 )
 
 // ServeHTTP upgrades a request to a connection of the mount, or replies
-// with the failed handshake's HTTP error.
+// with the failed handshake's HTTP error. The mount's HTTP middleware see
+// the request first.
 func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.entry.ServeHTTP(w, withMount(r, m))
+}
+
+// upgrade is the innermost handler of the mount: checks, the Handshaker,
+// the upgrade.
+func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 	req := newRequest(r)
 	if herr := checkUpgrade(r); herr != nil {
 		m.fail(w, req, herr)
@@ -49,6 +56,9 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if header == nil {
 		header = http.Header{}
 	}
+	for _, k := range reservedHeaders {
+		header.Del(k) // the upgrader writes these itself
+	}
 	sp := m.pickSubprotocol(req.Subprotocols, reply.Subprotocol)
 	if sp != "" {
 		header.Set("Sec-WebSocket-Protocol", sp)
@@ -73,6 +83,16 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writing:     true, // no writer until the socket is there
 	}
 	c.log = m.log.With(LogKeyConn, c.id)
+	for _, mw := range m.cfg.Middleware {
+		if mw.Conn != nil {
+			if f := mw.Conn(c); f != nil {
+				c.filters = append(c.filters, f)
+			}
+		}
+	}
+	if reply.Attach != nil {
+		c.Attach(reply.Attach)
+	}
 	m.add(c)
 	ws, err := m.upgrader.Upgrade(w, r, header)
 	if err != nil {
@@ -83,7 +103,15 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		return // the upgrader has replied
 	}
-	ws.SetReadLimit(m.cfg.MaxMessageSize)
+	// The size limit is checked after decompression (Conn.readMessage);
+	// gorilla's wire limit only stops frames no compressed message of
+	// MaxMessageSize could need.
+	readLimit := m.cfg.MaxMessageSize
+	if m.cfg.Compression {
+		readLimit += readLimit/8 + 1024 // deflate's worst-case growth is far less
+	}
+	ws.SetReadLimit(readLimit)
+	m.stats.accepted.Add(1)
 	c.mu.Lock()
 	c.ws = ws
 	c.writing = false
@@ -97,6 +125,10 @@ func (m *Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handedOff = true
 	go c.serve(release)
 }
+
+// reservedHeaders are response headers of the upgrade that a handshake
+// reply may not set.
+var reservedHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions"}
 
 func newRequest(r *http.Request) *Request {
 	return &Request{
@@ -196,19 +228,33 @@ func rejection(err error) *HandshakeError {
 
 // fail writes the HTTP reply of a failed handshake.
 func (m *Mount) fail(w http.ResponseWriter, req *Request, herr *HandshakeError) {
+	m.stats.reject(herr.Reason)
 	m.log.Warn("handshake failed", LogKeyRemoteAddr, req.RemoteAddr, LogKeyPath, req.Path,
 		LogKeyStatus, herr.Status, LogKeyReason, herr.Reason, "detail", herr.Detail)
 	reply := defaultErrorReply(herr)
 	if er, ok := m.cfg.Handler.(ErrorReplier); ok {
 		if custom, ok := er.HandshakeFailed(req, herr); ok {
+			if custom.Header == nil {
+				custom.Header = http.Header{}
+			}
+			for k, vs := range herr.Header {
+				if _, set := custom.Header[k]; !set {
+					custom.Header[k] = vs
+				}
+			}
 			reply = custom
 		}
 	}
+	writeErrorReply(w, reply, herr.Status)
+}
+
+// writeErrorReply writes reply; a zero Status means status.
+func writeErrorReply(w http.ResponseWriter, reply ErrorReply, status int) {
 	for k, vs := range reply.Header {
 		w.Header()[k] = vs
 	}
 	if reply.Status == 0 {
-		reply.Status = herr.Status
+		reply.Status = status
 	}
 	w.WriteHeader(reply.Status)
 	_, _ = w.Write(reply.Body)

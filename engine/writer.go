@@ -86,11 +86,17 @@ func (c *Conn) writeBatch(batch []frame) error {
 	if err := c.ws.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
+	var msgs, bytes uint64
+	defer func() {
+		c.mount.stats.msgsOut.Add(msgs)
+		c.mount.stats.bytesOut.Add(bytes)
+	}()
 	for _, f := range batch {
 		var err error
 		switch {
 		case f.pm != nil:
 			err = c.ws.WritePreparedMessage(f.pm)
+			msgs, bytes = msgs+1, bytes+uint64(f.size)
 		case f.typ == websocket.CloseMessage:
 			err = c.ws.WriteControl(websocket.CloseMessage, f.data, deadline)
 			if err == nil {
@@ -101,6 +107,7 @@ func (c *Conn) writeBatch(batch []frame) error {
 			err = c.ws.WriteControl(websocket.PingMessage, f.data, deadline)
 		default:
 			err = c.ws.WriteMessage(f.typ, f.data)
+			msgs, bytes = msgs+1, bytes+uint64(len(f.data))
 		}
 		if err != nil {
 			return err

@@ -62,6 +62,22 @@ func (c *Conn) Close(L *luar.LState) int {
 	return 0
 }
 
+// Subscribe is conn:subscribe(topic): the connection receives what
+// luaws.publish sends to topic, from any node, until it unsubscribes or
+// closes. It returns true, or nil and "closed".
+func (c *Conn) Subscribe(L *luar.LState) int {
+	topic := checkTopic(L.LState, 1)
+	return pushSendResult(L.LState, c.c.Subscribe(topic))
+}
+
+// Unsubscribe is conn:unsubscribe(topic). It returns true if the
+// connection was subscribed to topic, false if not.
+func (c *Conn) Unsubscribe(L *luar.LState) int {
+	topic := checkTopic(L.LState, 1)
+	L.Push(lua.LBool(c.c.Unsubscribe(topic)))
+	return 1
+}
+
 // pushSendResult returns true, or nil and a short error string.
 func pushSendResult(L *lua.LState, err error) int {
 	if err == nil {

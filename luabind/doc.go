@@ -11,11 +11,38 @@
 // life; its events (open, each message, close) are queued to that worker in
 // the order the engine produced them, so they run one at a time, in order.
 //
+// # Handshake
+//
+// When the script has a handshake handler, [Mount.Handshake] runs it on a
+// worker (the one the connection will belong to) while the upgrade request
+// waits; its reply seeds conn.data, the subprotocol and the 101's headers.
+// The error handler ([Mount.HandshakeFailed]) shapes the reply of every
+// failed handshake the same way.
+//
 // # State across workers
 //
 // What crosses workers lives in Go: a connection's data (engine.Data, locked),
-// the registry of connections (engine.Mount). Lua values are converted at
-// the boundary (see [ToGo] and [ToLua]).
+// luaws.shared (engine.Shared, one per process unless Options.Shared says
+// otherwise), the registry of connections (engine.Mount). Lua values are
+// converted at the boundary (see [ToGo] and [ToLua]).
+//
+// # Timers
+//
+// luaws.after and luaws.every belong to the VM that made them. Their Go
+// timers only post an event to the worker's queue; the callback runs on
+// the worker between two events. Closing a VM (reload, stop) cancels its
+// timers.
+//
+// # Stopping a script
+//
+// Each VM runs under a cancellable context that gopher-lua checks between
+// instructions. One watchdog goroutine per Mount looks at the workers every
+// tick (a tenth of Options.HandlerTimeout, at most 50 ms) and cancels the
+// context of a call that has run past the handler timeout, or past one tick
+// while the Go heap is over Options.MemoryLimit; the worker then gives the
+// VM a fresh context. A call costs two atomic operations and no
+// allocation. The builtins that could build a huge string in one call,
+// which no context check can interrupt, are bounded (limits.go).
 //
 // # Hot reload
 //

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/broker"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -31,6 +32,8 @@ type serverOpts struct {
 	mount      engine.MountConfig // Path, limits; Handler and Serializer are filled in
 	lua        luabind.Options    // Watch, ...; Script and Workers are filled in, Logger when nil
 	log        io.Writer          // also gets the server's log lines (e.g. a *logBuffer), besides t.Output()
+	config     engine.Config      // server limits; Logger and Mounts are filled in
+	broker     broker.Broker      // nil: none
 }
 
 // newTestServer serves script (a path, or Lua source when it contains a
@@ -61,7 +64,12 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 	mc := o.mount
 	mc.Handler = lm
 	mc.Serializer = o.serializer
-	srv, err := engine.New(engine.Config{Logger: log, Mounts: []engine.MountConfig{mc}})
+	ec := o.config
+	ec.Logger, ec.Mounts = log, []engine.MountConfig{mc}
+	if o.broker != nil {
+		ec.Broker = o.broker
+	}
+	srv, err := engine.New(ec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	lua "github.com/yuin/gopher-lua"
@@ -17,6 +18,7 @@ func (v *vm) module() *lua.LTable {
 		"connections": v.luaConnections,
 		"get":         v.luaGet,
 		"broadcast":   v.luaBroadcast,
+		"publish":     v.luaPublish,
 	})
 	v.codec.Install(t)
 	if jt, ok := t.RawGetString("json").(*lua.LTable); ok {
@@ -101,6 +103,34 @@ func (v *vm) luaBroadcast(L *lua.LState) int {
 	}
 	L.Push(lua.LNumber(n))
 	return 1
+}
+
+// luaPublish is luaws.publish(topic, v): v encoded once and sent to every
+// connection subscribed to topic, on this node and on every node sharing
+// the broker. It returns how many connections of this node it was queued
+// for.
+func (v *vm) luaPublish(L *lua.LState) int {
+	em := v.mount(L)
+	topic := checkTopic(L, 1)
+	typ, data := v.encodeArg(L, 2, "publish")
+	n, err := em.Publish(topic, typ, data)
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(lua.LNumber(n))
+	return 1
+}
+
+// checkTopic returns argument n as a topic name, raising if it is not a
+// string of 1 to engine.MaxTopicLen bytes.
+func checkTopic(L *lua.LState, n int) string {
+	topic := L.CheckString(n)
+	if topic == "" || len(topic) > engine.MaxTopicLen {
+		L.ArgError(n, fmt.Sprintf("topic must be 1 to %d bytes", engine.MaxTopicLen))
+	}
+	return topic
 }
 
 // logFunc is luaws.log.LEVEL(msg, key, value, ...): one structured line

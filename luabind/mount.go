@@ -24,6 +24,8 @@ type Mount struct {
 	workers []*worker
 	next    atomic.Uint64 // round robin for new connections
 	prog    atomic.Pointer[Program]
+	hooks   atomic.Uint32 // hookHandshake, hookError of the loaded script
+	stats   stats
 
 	reloadMu       sync.Mutex // one reload at a time; guards stopped
 	stopped        bool
@@ -32,6 +34,8 @@ type Mount struct {
 	reloadsRefused atomic.Uint64
 
 	closeOnce sync.Once
+	dogStop   chan struct{} // closed to stop the watchdog
+	dogDone   chan struct{} // closed when it has stopped
 }
 
 // New compiles the script, loads it in every worker and starts them.
@@ -56,12 +60,17 @@ func New(opts Options) (*Mount, error) {
 			return nil, err
 		}
 		w.vm, v.live = v, true
+		if i == 0 {
+			m.noteHandlers(&v.h)
+		}
 		m.workers = append(m.workers, w)
 		go w.run()
 	}
 	if opts.Watch {
 		m.startWatch()
 	}
+	m.dogStop, m.dogDone = make(chan struct{}), make(chan struct{})
+	go m.watchdog(m.dogStop, m.dogDone)
 	return m, nil
 }
 
@@ -86,12 +95,20 @@ func (m *Mount) Stop() {
 		for _, w := range m.workers {
 			w.stop()
 		}
+		if m.dogStop != nil {
+			close(m.dogStop)
+			<-m.dogDone
+		}
 	})
 }
 
 // Open implements engine.Handler.
+// A connection whose handshake ran on a worker stays on that worker.
 func (m *Mount) Open(c *engine.Conn) {
-	w := m.workers[(m.next.Add(1)-1)%uint64(len(m.workers))]
+	w, _ := c.Attached().(*worker)
+	if w == nil || w.m != m {
+		w = m.pickWorker()
+	}
 	cs := &connState{conn: c, w: w}
 	c.Attach(cs)
 	w.post(event{kind: evOpen, cs: cs})

@@ -2,24 +2,44 @@ package luabind
 
 import (
 	"log/slog"
+	"math"
+	"runtime/debug"
 	"time"
+
+	"github.com/luaws/luaws/engine"
 )
 
 // Options configures a [Mount].
 type Options struct {
 	// Script is the path of the Lua file. Required.
 	Script string
-	// Workers is the number of Lua VMs. Defaults to 1.
+	// Workers is the number of Lua VMs, each on its own goroutine.
+	// Defaults to 1.
 	Workers int
-	// HandlerTimeout bounds one handler or timer call. Defaults to 1 s.
+	// HandlerTimeout bounds one handler or timer call: past it the call
+	// is stopped with an error and, for a connection's handler, the
+	// connection is closed with 1011. Defaults to 1 s.
 	HandlerTimeout time.Duration
 	// LoadTimeout bounds running the script's main chunk in one VM, at
 	// start and at each reload. Defaults to 10 s.
 	LoadTimeout time.Duration
+	// MemoryLimit is the Go heap size, in bytes, above which a handler or
+	// timer call that has run for more than one watchdog tick (a tenth of
+	// HandlerTimeout, at most 50 ms) is stopped as if it had timed out.
+	// The heap is the whole process's. Defaults to the runtime's memory
+	// limit (GOMEMLIMIT) when one is set, 1 GiB otherwise; negative turns
+	// the check off.
+	MemoryLimit int64
+	// MaxStringSize bounds the string one builtin call may build:
+	// string.rep, string.format, string.gsub, table.concat,
+	// luaws.json.encode and the encoding of conn:send and luaws.broadcast.
+	// A call that would build more raises an error. Defaults to 16 MiB.
+	MaxStringSize int
 	// QueueSize is how many events may wait for one worker before the
 	// connections feeding it stop being read. Defaults to 1024.
 	QueueSize int
-	// CallStackSize bounds Lua call depth. Defaults to 200 frames.
+	// CallStackSize bounds Lua call depth, per coroutine. Defaults to 200
+	// frames.
 	CallStackSize int
 	// RegistryMaxSize bounds a VM's value stack, in slots. Defaults to 256 Ki.
 	RegistryMaxSize int
@@ -31,9 +51,15 @@ type Options struct {
 	// before the reload starts, so that one save is one reload. Defaults
 	// to 100 ms.
 	WatchDebounce time.Duration
+	// Shared is the store behind luaws.shared. Defaults to one store for
+	// the whole process, shared by every Mount that does not set its own.
+	Shared *engine.Shared
 	// Logger receives the mount's logs and the scripts' luaws.log lines. Nil discards.
 	Logger *slog.Logger
 }
+
+// processShared is the luaws.shared of every Mount whose Options.Shared is nil.
+var processShared = engine.NewShared()
 
 func (o Options) withDefaults() Options {
 	if o.Workers <= 0 {
@@ -44,6 +70,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LoadTimeout <= 0 {
 		o.LoadTimeout = 10 * time.Second
+	}
+	if o.MemoryLimit == 0 {
+		o.MemoryLimit = 1 << 30
+		if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+			o.MemoryLimit = limit
+		}
+	}
+	if o.MaxStringSize <= 0 {
+		o.MaxStringSize = 16 << 20
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024
@@ -56,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WatchDebounce <= 0 {
 		o.WatchDebounce = 100 * time.Millisecond
+	}
+	if o.Shared == nil {
+		o.Shared = processShared
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -59,6 +59,7 @@ func (m *Mount) Reload(reason string) error {
 		return err
 	}
 	m.swap(vms)
+	m.noteHandlers(&vms[0].h)
 	m.prog.Store(prog)
 	m.reloadsOK.Add(1)
 	m.log.Info("reloaded", engine.LogKeyOutcome, "ok", engine.LogKeyReason, reason, engine.LogKeyFiles, files,

@@ -16,7 +16,8 @@ import (
 
 // vm is one loaded version of the script in one worker: an LState, the
 // handlers the script returned, and what the bindings cache in it. A vm is
-// used only by its worker's goroutine.
+// used only by its worker's goroutine (or, before it serves, by the one
+// that loads it).
 type vm struct {
 	L     *lua.LState
 	w     *worker
@@ -29,6 +30,19 @@ type vm struct {
 	// Until then the VM is being loaded, maybe on another goroutine, and
 	// must not touch the connections' worker-owned state.
 	live bool
+
+	// ctx is the LState's context, cancelled by the watchdog to stop a
+	// call (watchdog.go); cancel is read by the watchdog under w.guard.mu.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	timers  map[*timer]struct{} // pending luaws.after / luaws.every
+	timerMT *lua.LTable
+	started bool // serving: timers run
+	closed  bool
+
+	coCreate, coResume lua.LGFunction // gopher-lua's, wrapped in limits.go
+	coDepth            int            // coroutines resuming coroutines
 }
 
 // handlers are the functions of the script's table; nil when absent.
@@ -75,27 +89,26 @@ func (e *LoadError) Error() string {
 	return e.File + ": " + e.Msg
 }
 
-// newVM makes a fresh LState for w and runs prog's main chunk in it.
+// newVM makes a fresh LState for w and runs prog's main chunk in it,
+// bounded by the load timeout: a script that never finishes loading must
+// not hang a reload (nor the shutdown waiting for it). It may run on any goroutine; the VM
+// starts serving (its timers start) on the worker, at its first event
+// there. A VM that is not used must be closed.
 func newVM(w *worker, prog *Program) (*vm, error) {
 	L := lua.NewState(lua.Options{
-		CallStackSize:       w.m.opts.CallStackSize,
-		RegistrySize:        1024,
-		RegistryMaxSize:     w.m.opts.RegistryMaxSize,
+		CallStackSize:   w.m.opts.CallStackSize,
+		RegistrySize:    1024,
+		RegistryMaxSize: w.m.opts.RegistryMaxSize,
+		// gopher-lua grows the value stack by this many slots at a time,
+		// copying it each time: by 32 (its default), one unpack of a long
+		// table costs seconds of copying inside one uninterruptible call.
+		RegistryGrowStep:    16384,
 		MinimizeStackMemory: true,
 	})
 	v := &vm{L: L, w: w, prog: prog, log: w.m.log}
-	// A script that never finishes loading must not hang a reload (nor
-	// the shutdown waiting for it).
-	ctx, cancel := context.WithTimeout(context.Background(), w.m.opts.LoadTimeout)
-	L.SetContext(ctx)
-	err := v.init()
-	L.RemoveContext()
-	cancel()
-	if err != nil {
-		L.Close()
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = &LoadError{File: prog.Path, Msg: fmt.Sprintf("loading took longer than %s (an endless loop outside the handlers?)", w.m.opts.LoadTimeout)}
-		}
+	v.resetContext()
+	if err := v.init(); err != nil {
+		v.close()
 		return nil, err
 	}
 	return v, nil
@@ -107,12 +120,17 @@ func (v *vm) init() error {
 	installPairs(L)
 	v.codec = luajson.New(L)
 	v.installRequire()
-	L.SetGlobal("luaws", v.module())
+	mod := v.module()
+	v.installTimers(mod)
+	v.installShared(mod)
+	v.codec.SetMaxSize(v.w.m.opts.MaxStringSize)
+	L.SetGlobal("luaws", mod)
 	v.installDataMeta()
 	v.installConnMeta()
+	v.installLimits()
 
 	L.Push(L.NewFunctionFromProto(v.prog.main))
-	if err := L.PCall(0, 1, nil); err != nil {
+	if err := v.loadTimeout(v.w.m.opts.LoadTimeout); err != nil {
 		return v.loadError(err)
 	}
 	ret := L.Get(-1)
@@ -145,7 +163,27 @@ func (v *vm) loadError(err error) error {
 	return &LoadError{File: v.prog.Path, Msg: err.Error()}
 }
 
-func (v *vm) close() { v.L.Close() }
+// close cancels the VM's timers and closes its LState. Call it on the
+// worker's goroutine once the VM serves no more (or never served).
+func (v *vm) close() {
+	if v.closed {
+		return
+	}
+	v.closed = true
+	v.closeTimers()
+	v.cancel(errVMClosed)
+	v.L.Close()
+}
+
+// errVMClosed is the cause of a closed VM's context.
+var errVMClosed = errors.New("vm closed")
+
+// start makes the VM serve: the timers made while it loaded start.
+func (v *vm) start() {
+	if !v.started {
+		v.startTimers()
+	}
+}
 
 // installRequire makes require find modules next to the script, compiled
 // once per program and shared by every worker.
@@ -183,14 +221,15 @@ func installPairs(L *lua.LState) {
 	}))
 }
 
-// call runs fn(args...) protected. It returns a *ScriptError on failure.
+// call runs fn(args...) protected and under the watchdog (see pcall). It
+// returns a *ScriptError on failure.
 func (v *vm) call(fn *lua.LFunction, args ...lua.LValue) *ScriptError {
 	L := v.L
 	L.Push(fn)
 	for _, a := range args {
 		L.Push(a)
 	}
-	if err := L.PCall(len(args), 0, nil); err != nil {
+	if err := v.pcall(len(args), 0); err != nil {
 		se := v.scriptError(err)
 		se.Traceback = nameHandlerFrame(se.Traceback, fn)
 		return se
@@ -210,22 +249,55 @@ func nameHandlerFrame(tb string, fn *lua.LFunction) string {
 	return tb[:i] + fmt.Sprintf("in function <%s:%d>", fn.Proto.SourceName, fn.Proto.LineDefined) + tb[i+len(mainChunk):]
 }
 
-// ScriptError is a handler that raised an error.
+// ScriptError is a handler that raised an error, or that was stopped.
 type ScriptError struct {
 	Msg       string // with the script's file:line
 	Traceback string
+	// Stopped is set when the watchdog stopped the call: it ran past the
+	// handler timeout, or the heap went over the memory limit. Msg then
+	// ends with the reason.
+	Stopped bool
 }
 
 // Error returns the message.
 func (e *ScriptError) Error() string { return e.Msg }
 
 func (v *vm) scriptError(err error) *ScriptError {
+	var se ScriptError
+	var stopped *stoppedError
+	if errors.As(err, &stopped) {
+		se.Stopped = true
+	}
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		msg := ae.Object.String()
-		return &ScriptError{Msg: msg, Traceback: ae.StackTrace}
+		se.Msg, se.Traceback = ae.Object.String(), ae.StackTrace
+	} else {
+		se.Msg = err.Error()
 	}
-	return &ScriptError{Msg: err.Error()}
+	if stopped != nil {
+		se.Msg = stopMessage(se.Msg, stopped.cause)
+	}
+	if se.Msg == callStackOverflow {
+		se.Msg = v.stackOverflow(se.Traceback)
+	}
+	return &se
+}
+
+// callStackOverflow is the Go panic gopher-lua's growable call stack
+// raises when it is full: it carries no position.
+const callStackOverflow = "lua callstack overflow"
+
+// stackOverflow words a call stack overflow as gopher-lua's fixed stack
+// does, with the position of the innermost Lua frame of the traceback.
+func (v *vm) stackOverflow(traceback string) string {
+	msg := fmt.Sprintf("stack overflow (more than %d nested calls)", v.w.m.opts.CallStackSize)
+	for line := range strings.Lines(traceback) {
+		line = strings.TrimSpace(line)
+		if i := strings.Index(line, ": in "); i > 0 && !strings.HasPrefix(line, "[G]") {
+			return line[:i] + ": " + msg
+		}
+	}
+	return msg
 }
 
 // requestTable builds the req table handlers see.

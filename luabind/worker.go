@@ -1,7 +1,10 @@
 package luabind
 
 import (
+	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"time"
 
 	"github.com/gorilla/websocket"
 	lua "github.com/yuin/gopher-lua"
@@ -22,6 +25,7 @@ type worker struct {
 	// conns are the connections whose open event ran and close event has
 	// not; owned by the run goroutine.
 	conns map[*connState]struct{}
+	guard guard // the watchdog's view of the running call
 }
 
 type eventKind uint8
@@ -31,6 +35,7 @@ const (
 	evMessage
 	evClose
 	evFunc
+	evTimer
 )
 
 // event is one thing for a worker to do.
@@ -43,6 +48,7 @@ type event struct {
 	reason string
 	fn     func(v *vm)
 	done   chan struct{}
+	timer  *timer
 }
 
 // connState is luabind's per-connection state, attached to the engine conn.
@@ -92,6 +98,7 @@ func (w *worker) stop() {
 func (w *worker) run() {
 	defer close(w.done)
 	defer func() { w.vm.close() }()
+	w.vm.start()
 	for {
 		select {
 		case ev := <-w.events:
@@ -109,27 +116,58 @@ func (w *worker) run() {
 	}
 }
 
+// handle runs one event. A Go panic in it (a bug in luabind, or a Go
+// function a script called that panicked outside of the Lua call) is
+// logged with its stack, the event's connection is closed with 1011, and
+// the worker goes on.
 func (w *worker) handle(ev event) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("panic in worker", engine.LogKeyError, fmt.Sprint(r), "stack", string(debug.Stack()))
+			w.vm.L.SetTop(0)
+			if ev.cs != nil {
+				ev.cs.conn.Close(websocket.CloseInternalServerErr, "internal error")
+			}
+			if ev.done != nil && ev.kind != evFunc {
+				close(ev.done)
+			}
+		}
+		if !w.vm.started {
+			w.vm.start() // a reload swapped it in
+		}
+	}()
 	v := w.vm
 	switch ev.kind {
 	case evOpen:
 		w.conns[ev.cs] = struct{}{}
 		if v.h.open != nil {
+			start := time.Now()
 			w.callConn(ev.cs, v.h.open, v.connObject(ev.cs), v.requestTable(ev.cs.conn.Request()))
+			w.m.stats.observe("open", time.Since(start))
 		}
 	case evMessage:
+		start := time.Now()
 		w.message(v, ev)
+		w.m.stats.observe("message", time.Since(start))
 	case evClose:
 		if v.h.close != nil {
+			start := time.Now()
 			w.callConn(ev.cs, v.h.close, v.connObject(ev.cs), lua.LNumber(ev.code), lua.LString(ev.reason))
+			w.m.stats.observe("close", time.Since(start))
 		}
 		ev.cs.obj, ev.cs.objVM = nil, nil
 		delete(w.conns, ev.cs)
 		close(ev.done)
 	case evFunc:
+		defer func() {
+			if ev.done != nil {
+				close(ev.done)
+			}
+		}()
 		ev.fn(v)
-		if ev.done != nil {
-			close(ev.done)
+	case evTimer:
+		if ev.timer.v == v {
+			v.runTimer(ev.timer)
 		}
 	}
 }
@@ -161,12 +199,17 @@ func (w *worker) message(v *vm, ev event) {
 	}
 }
 
-// callConn runs a connection's handler; if it raises, the error is logged
-// with the script's file:line and traceback and the connection is closed
-// with 1011.
+// callConn runs a connection's handler; if it raises, or the watchdog
+// stops it, the error is logged with the script's file:line and traceback
+// and the connection is closed with 1011.
 func (w *worker) callConn(cs *connState, fn *lua.LFunction, args ...lua.LValue) {
 	if err := w.vm.call(fn, args...); err != nil {
-		cs.conn.Logger().Error("handler failed", engine.LogKeyScript, w.vm.prog.Path,
+		w.m.stats.luaErrors.Add(1)
+		msg := "handler failed"
+		if err.Stopped {
+			msg = "handler stopped"
+		}
+		cs.conn.Logger().Error(msg, engine.LogKeyScript, w.vm.prog.Path, "worker", w.id,
 			engine.LogKeyError, err.Msg, "traceback", err.Traceback)
 		cs.conn.Close(websocket.CloseInternalServerErr, "internal error")
 	}

@@ -22,10 +22,16 @@ type Codec struct {
 	null    *lua.LUserData
 	arrayMT *lua.LTable
 
-	dec decoder
-	enc encoder
-	buf []byte // the result buffer of the Lua encode function
+	dec     decoder
+	enc     encoder
+	buf     []byte // the result buffer of the Lua encode function
+	maxSize int    // see SetMaxSize
 }
+
+// SetMaxSize bounds the JSON text one Encode call may produce: past n
+// bytes it fails with "result too large", so that a table holding one big
+// string many times cannot make a huge buffer. 0, the default, is no limit.
+func (c *Codec) SetMaxSize(n int) { c.maxSize = n }
 
 // New returns the Codec of L, creating its null sentinel and array metatable in L.
 // Calling New again on L, or on a coroutine of L, returns the same Codec.

@@ -17,6 +17,7 @@ var (
 	errNegInf     = errors.New("cannot encode -Inf")
 	errArrayKey   = errors.New("array has non-integer key")
 	errArrayIndex = errors.New("array has an index out of range")
+	errTooLarge   = errors.New("result too large")
 )
 
 // encoder is the state of one Encode call, kept in the Codec between calls.
@@ -27,6 +28,10 @@ type encoder struct {
 	// open holds the tables being encoded, outermost first: a table met
 	// again while it is open is a cycle, and len(open) is the depth.
 	open []*lua.LTable
+
+	// limit is the largest len of the output buffer (what was in dst plus
+	// the encoding) before the call fails; 0 means no limit.
+	limit int
 }
 
 // Encode appends the JSON encoding of v to dst.
@@ -34,6 +39,10 @@ type encoder struct {
 // that names what could not be encoded.
 func (c *Codec) Encode(dst []byte, v lua.LValue) ([]byte, error) {
 	n := len(dst)
+	c.enc.limit = 0
+	if c.maxSize > 0 {
+		c.enc.limit = n + c.maxSize
+	}
 	out, err := c.enc.value(dst, v)
 	clear(c.enc.open)
 	c.enc.open = c.enc.open[:0]
@@ -44,8 +53,14 @@ func (c *Codec) Encode(dst []byte, v lua.LValue) ([]byte, error) {
 }
 
 func (e *encoder) value(b []byte, v lua.LValue) ([]byte, error) {
+	if e.limit > 0 && len(b) > e.limit {
+		return b, errTooLarge
+	}
 	switch v := v.(type) {
 	case lua.LString:
+		if e.limit > 0 && len(b)+len(v) > e.limit {
+			return b, errTooLarge
+		}
 		return appendString(b, string(v)), nil
 	case lua.LNumber:
 		return appendNumber(b, float64(v))

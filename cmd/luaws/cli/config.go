@@ -1,51 +1,383 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/middleware"
+	"github.com/luaws/luaws/engine/serializer"
 )
 
 // Config is everything serve needs, from flags or luaws.toml. Field docs
-// give defaults.
+// give the TOML key and the default.
 type Config struct {
-	// Listen is the address to listen on. Defaults to 127.0.0.1:8080; port 0 picks a free port.
+	// Listen (listen) is the address to listen on. Defaults to
+	// 127.0.0.1:8080; port 0 picks a free port.
 	Listen string
-	// Static maps URL prefixes to directories of static files.
+	// AdminListen (admin_listen), when set, serves /metrics and /healthz
+	// on this address instead of on Listen.
+	AdminListen string
+	// Static (static) maps URL prefixes to directories of static files.
 	Static map[string]string
-	// TLS holds the certificate and key files for wss://.
+	// TLS ([tls]) holds the certificate and key files for wss://.
 	TLS TLSConfig
-	// Mounts lists the WebSocket endpoints.
+	// Broker ([broker]) configures luaws.publish across nodes.
+	Broker BrokerConfig
+	// Mounts ([[mount]]) lists the WebSocket endpoints.
 	Mounts []MountConfig
-	// ShutdownTimeout bounds a graceful stop. Defaults to 10 s.
+	// MaxConnections (max_connections, or max_connections.total) caps open
+	// connections over all mounts; 0 means no cap.
+	MaxConnections int
+	// MaxConnectionsPerAddr (max_connections.per_addr) caps open
+	// connections per client address; 0 means no cap.
+	MaxConnectionsPerAddr int
+	// HandshakeTimeout (handshake_timeout) bounds reading the upgrade
+	// request. Defaults to 10 s.
+	HandshakeTimeout time.Duration
+	// ShutdownTimeout (shutdown_timeout) bounds a graceful stop. Defaults to 10 s.
 	ShutdownTimeout time.Duration
 	// NoWatch turns off reloading a mount when its script or a module it
 	// requires changes on disk (watch = false in luaws.toml). SIGHUP
 	// reloads either way. Defaults to false: serve watches.
 	NoWatch bool
-	// LogFormat is "text" (default) or "json"; LogLevel is debug|info|warn|error.
+	// LogFormat (log_format) is "text" (default) or "json"; LogLevel
+	// (log_level) is debug|info|warn|error.
 	LogFormat, LogLevel string
 }
 
-// TLSConfig names the files for TLS.
+// TLSConfig names the files for TLS ([tls]).
 type TLSConfig struct {
+	// Cert (cert) and Key (key) are PEM files.
 	Cert, Key string
 }
 
+// BrokerConfig is the [broker] section: which broker carries
+// luaws.publish and luaws.broadcast between nodes.
+type BrokerConfig struct {
+	// Kind (kind) is "memory" (the default: one process), "nats" or "redis".
+	Kind string
+	// URL (url) is the broker's address, e.g. "nats://127.0.0.1:4222" or
+	// "redis://127.0.0.1:6379/0".
+	URL string
+	// Prefix (prefix) is put before every topic, so that several luaws
+	// clusters can share a broker.
+	Prefix string
+}
+
+// Broker kinds.
+var brokerKinds = []string{"memory", "nats", "redis"}
+
 // MountConfig is one [[mount]].
 type MountConfig struct {
-	// Path defaults to /ws.
+	// Path (path) defaults to /ws.
 	Path string
-	// Script is the Lua file.
+	// Script (script) is the Lua file. Required.
 	Script string
-	// Serializer is none (default) or json.
+	// Serializer (serializer) is none (default) or json.
 	Serializer string
-	// Workers is the number of Lua VMs; 0 means 1, -1 means one per CPU.
+	// Workers (workers) is the number of Lua VMs, or "auto" for one per
+	// CPU. Defaults to 1.
 	Workers int
-	// HandlerTimeout bounds one handler call. Defaults to 1 s.
+	// HandlerTimeout (handler_timeout) bounds one handler call. Defaults to 1 s.
 	HandlerTimeout time.Duration
-	// MaxMessageSize in bytes. Defaults to 1 MiB.
+	// MaxMessageSize (max_message_size) in bytes, e.g. "64KiB". Defaults to 1 MiB.
 	MaxMessageSize int64
-	// Subprotocols the mount speaks.
+	// SendQueueSize (send_queue_size) is how many messages may wait for one
+	// slow client before it is closed with 1008. Defaults to 1024.
+	SendQueueSize int
+	// Subprotocols (subprotocols) the mount speaks, in preference order.
 	Subprotocols []string
-	// AllowedOrigins; empty means same host only.
+	// AllowedOrigins (allowed_origins); empty means same host only, "*" any.
 	AllowedOrigins []string
+	// Compression (compression) negotiates permessage-deflate.
+	Compression bool
+	// PingInterval (ping_interval, or the top-level one) defaults to 30 s;
+	// "off" turns keepalive off. PongTimeout (pong_timeout) defaults to 10 s.
+	PingInterval, PongTimeout time.Duration
+	// IdleTimeout (idle_timeout, or the top-level one) closes a connection
+	// that sent no message for that long; 0 means never.
+	IdleTimeout time.Duration
+	// Middleware (middleware) names the mount's middleware, outermost first.
+	Middleware []string
+	// MiddlewareInit (middleware_init) holds each middleware's settings.
+	MiddlewareInit map[string]map[string]any
+}
+
+// Keys of each table, in the order the README lists them.
+var (
+	topKeys = []string{"listen", "admin_listen", "static", "log_format", "log_level", "watch",
+		"max_connections", "handshake_timeout", "shutdown_timeout",
+		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount"}
+	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
+		"max_message_size", "send_queue_size", "subprotocols", "allowed_origins", "compression",
+		"ping_interval", "pong_timeout", "idle_timeout", "middleware", "middleware_init"}
+	tlsKeys     = []string{"cert", "key"}
+	brokerKeys  = []string{"kind", "url", "prefix"}
+	maxConnKeys = []string{"total", "per_addr"}
+)
+
+// defaultConfig is the configuration before flags and file.
+func defaultConfig() Config {
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		HandshakeTimeout: 10 * time.Second,
+		ShutdownTimeout:  10 * time.Second,
+		LogFormat:        "text",
+		LogLevel:         "info",
+		Broker:           BrokerConfig{Kind: "memory"},
+	}
+}
+
+// loadConfig reads luaws.toml at file over cfg. Paths in the file are
+// relative to the file's directory. Every error is a *ConfigError naming
+// the line and key; the first one by line is returned.
+func loadConfig(file string, cfg Config) (Config, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		msg := "cannot read: " + err.Error()
+		if errors.Is(err, os.ErrNotExist) {
+			msg = "no such file"
+		}
+		return cfg, &ConfigError{File: file, Msg: msg, Try: "luaws serve --config path/to/luaws.toml"}
+	}
+	doc, err := parseTOML(file, src)
+	if err != nil {
+		return cfg, err
+	}
+	dir := filepath.Dir(file)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	t := doc.top()
+	t.str("listen", &cfg.Listen)
+	t.str("admin_listen", &cfg.AdminListen)
+	t.str("log_format", &cfg.LogFormat)
+	t.str("log_level", &cfg.LogLevel)
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		t.fail("log_format", "want text or json, got %q", cfg.LogFormat)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		t.fail("log_level", "want debug, info, warn or error, got %q", cfg.LogLevel)
+	}
+	watch := !cfg.NoWatch
+	t.boolean("watch", &watch)
+	cfg.NoWatch = !watch
+	t.duration("handshake_timeout", &cfg.HandshakeTimeout, false)
+	t.duration("shutdown_timeout", &cfg.ShutdownTimeout, false)
+	var defaults MountConfig
+	t.duration("ping_interval", &defaults.PingInterval, true)
+	t.duration("pong_timeout", &defaults.PongTimeout, false)
+	t.duration("idle_timeout", &defaults.IdleTimeout, true)
+
+	if v, ok := t.m["max_connections"]; ok {
+		if _, isTable := v.(map[string]any); isTable {
+			mc := t.sub("max_connections")
+			mc.count("total", &cfg.MaxConnections)
+			mc.count("per_addr", &cfg.MaxConnectionsPerAddr)
+			mc.finish("max_connections", maxConnKeys)
+		} else {
+			t.count("max_connections", &cfg.MaxConnections)
+		}
+	}
+
+	if st := t.sub("static"); st != nil {
+		cfg.Static = map[string]string{}
+		for _, prefix := range st.keys() {
+			var d string
+			st.str(prefix, &d)
+			if d == "" {
+				continue
+			}
+			if !strings.HasPrefix(prefix, "/") {
+				st.fail(prefix, "the URL prefix must start with /")
+				continue
+			}
+			d = rel(d)
+			if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+				st.fail(prefix, "%s: no such directory", d)
+				continue
+			}
+			cfg.Static[prefix] = d
+		}
+	}
+
+	if tt := t.sub("tls"); tt != nil {
+		tt.str("cert", &cfg.TLS.Cert)
+		tt.str("key", &cfg.TLS.Key)
+		tt.finish("[tls]", tlsKeys)
+		switch {
+		case cfg.TLS.Cert == "" && cfg.TLS.Key == "":
+			doc.fail(tt.path, "", "give cert and key")
+		case cfg.TLS.Cert == "":
+			doc.fail(tt.path, "", "key without cert")
+		case cfg.TLS.Key == "":
+			doc.fail(tt.path, "", "cert without key")
+		default:
+			cfg.TLS.Cert, cfg.TLS.Key = rel(cfg.TLS.Cert), rel(cfg.TLS.Key)
+			if tt.fileExists("cert", cfg.TLS.Cert) && tt.fileExists("key", cfg.TLS.Key) {
+				if _, err := loadTLS(cfg.TLS); err != nil {
+					var te *tlsError
+					if errors.As(err, &te) && te.field != "" {
+						tt.fail(te.field, "%s", te.msg)
+					} else {
+						doc.fail(tt.path, "", "%v", err)
+					}
+				}
+			}
+		}
+	}
+
+	if bt := t.sub("broker"); bt != nil {
+		bt.str("kind", &cfg.Broker.Kind)
+		bt.str("url", &cfg.Broker.URL)
+		bt.str("prefix", &cfg.Broker.Prefix)
+		bt.finish("[broker]", brokerKeys)
+		if !contains(brokerKinds, cfg.Broker.Kind) {
+			bt.fail("kind", "want memory, nats or redis, got %q", cfg.Broker.Kind)
+		}
+		// The URL is the broker's to check: NATS takes lists and tls://,
+		// Redis unix:// sockets.
+	}
+
+	paths := map[string]bool{}
+	for _, mt := range t.tables("mount") {
+		mc := decodeMount(mt, defaults, rel)
+		if paths[mc.Path] {
+			mt.fail("path", "%s is mounted twice", mc.Path)
+		}
+		paths[mc.Path] = true
+		cfg.Mounts = append(cfg.Mounts, mc)
+	}
+	if _, ok := t.m["mount"]; !ok {
+		doc.errs = append(doc.errs, &ConfigError{File: file, Msg: "no [[mount]]: give at least one WebSocket endpoint",
+			Try: "add [[mount]] with path = \"/ws\" and script = \"app.lua\""})
+	}
+	t.finish("the file", topKeys)
+	return cfg, doc.err()
+}
+
+// decodeMount reads one [[mount]].
+func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountConfig {
+	mc := defaults
+	mc.Path = engine.DefaultMountPath
+	t.str("path", &mc.Path)
+	if !strings.HasPrefix(mc.Path, "/") {
+		t.fail("path", "want a path starting with /, got %q", mc.Path)
+	}
+	t.str("script", &mc.Script)
+	if _, ok := t.m["script"]; !ok {
+		t.doc.fail(t.path, "", "no script: give script = \"app.lua\"")
+	} else if mc.Script != "" {
+		mc.Script = rel(mc.Script)
+		t.fileExists("script", mc.Script)
+	}
+	t.str("serializer", &mc.Serializer)
+	if _, err := serializer.Lookup(mc.Serializer); mc.Serializer != "" && err != nil {
+		t.fail("serializer", "want none or json, got %q", mc.Serializer)
+	}
+	if v, ok := t.get("workers"); ok {
+		switch v := v.(type) {
+		case string:
+			if v == "auto" {
+				mc.Workers = runtime.NumCPU()
+				break
+			}
+			t.fail("workers", `want a number from 1 or "auto", got %q`, v)
+		case int64:
+			if v < 1 || v > 1024 {
+				t.fail("workers", `want a number from 1 to 1024 or "auto", got %d`, v)
+				break
+			}
+			mc.Workers = int(v)
+		default:
+			t.fail("workers", `want a number from 1 or "auto", got %s`, tomlType(v))
+		}
+	}
+	t.duration("handler_timeout", &mc.HandlerTimeout, false)
+	t.size("max_message_size", &mc.MaxMessageSize)
+	t.count("send_queue_size", &mc.SendQueueSize)
+	t.strings("subprotocols", &mc.Subprotocols)
+	t.strings("allowed_origins", &mc.AllowedOrigins)
+	t.boolean("compression", &mc.Compression)
+	t.duration("ping_interval", &mc.PingInterval, true)
+	t.duration("pong_timeout", &mc.PongTimeout, false)
+	t.duration("idle_timeout", &mc.IdleTimeout, true)
+	t.strings("middleware", &mc.Middleware)
+	for i, name := range mc.Middleware {
+		if !middleware.Known(name) {
+			try := "the middleware are: " + strings.Join(middleware.Names(), ", ")
+			if near := nearest(name, middleware.Names()); near != "" {
+				try = "did you mean " + near + "?"
+			}
+			t.doc.fail(append(t.pathOf("middleware"), strconv.Itoa(i)), try, "unknown middleware %q", name)
+		}
+	}
+	if it := t.sub("middleware_init"); it != nil {
+		mc.MiddlewareInit = map[string]map[string]any{}
+		for _, name := range it.keys() {
+			settings := it.sub(name)
+			if settings == nil {
+				continue
+			}
+			if !contains(mc.Middleware, name) {
+				it.fail(name, "%s is not in this mount's middleware list", name)
+				continue
+			}
+			mc.MiddlewareInit[name] = settings.m
+		}
+	}
+	for _, name := range mc.Middleware {
+		if !middleware.Known(name) {
+			continue
+		}
+		_, err := middleware.New(name, mc.MiddlewareInit[name], middleware.Env{Mount: mc.Path})
+		var ke *middleware.KeyError
+		if errors.As(err, &ke) {
+			_, hasInit := mc.MiddlewareInit[name]
+			path := append(t.pathOf("middleware_init"), name)
+			msg := ke.Msg
+			switch {
+			case !hasInit:
+				path = append(t.pathOf("middleware"), strconv.Itoa(indexOf(mc.Middleware, name)))
+				msg = fmt.Sprintf("%s needs [mount.middleware_init.%s]: %s", name, name, ke.Error())
+			case ke.Key != "":
+				path = append(path, strings.Split(ke.Key, ".")...)
+			}
+			try := ""
+			if ke.Msg == "unknown key" {
+				try = fmt.Sprintf("the keys of %s are: %s", name, strings.Join(ke.Known, ", "))
+				if near := nearest(ke.Key, ke.Known); near != "" {
+					try = "did you mean " + near + "?"
+				}
+			}
+			t.doc.fail(path, try, "%s", msg)
+		} else if err != nil {
+			t.doc.fail(t.pathOf("middleware"), "", "%s: %v", name, err)
+		}
+	}
+	t.finish("[[mount]]", mountKeys)
+	return mc
+}
+
+func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
+
+func indexOf(list []string, s string) int {
+	for i, e := range list {
+		if e == s {
+			return i
+		}
+	}
+	return -1
 }

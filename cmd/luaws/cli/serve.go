@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/middleware"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -42,13 +44,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return run(ctx, cfg, stdout, stderr)
 }
 
-// printError prints err, and the hint of a usageError, as one line and
-// returns its exit code.
+// printError prints err, and the hint of a usageError or ConfigError, as
+// one line and returns its exit code.
 func printError(stderr io.Writer, err error) int {
 	msg := oneLine(err.Error())
 	var ue *usageError
-	if errors.As(err, &ue) && ue.try != "" {
+	var ce *ConfigError
+	switch {
+	case errors.As(err, &ue) && ue.try != "":
 		msg += " (try: " + ue.try + ")"
+	case errors.As(err, &ce) && ce.Try != "":
+		msg += " (try: " + ce.Try + ")"
 	}
 	fmt.Fprintf(stderr, "luaws: %s\n", msg)
 	return ExitBadInput
@@ -77,7 +83,7 @@ func oneLine(msg string) string {
 	return b.String()
 }
 
-// workersFlag parses --workers N|auto.
+// parseWorkers parses --workers N|auto.
 func parseWorkers(s string) (int, error) {
 	if s == "auto" {
 		return runtime.NumCPU(), nil
@@ -89,66 +95,271 @@ func parseWorkers(s string) (int, error) {
 	return n, nil
 }
 
-func parseServe(args []string, stderr io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// serveFlags are serve's flags. Those given on the command line override
+// luaws.toml; mount flags then apply to every [[mount]].
+type serveFlags struct {
+	fs *flag.FlagSet
+
+	config, listen, adminListen, static, tlsCert, tlsKey string
+	logFormat, logLevel                                  string
+	maxConns, maxConnsPerAddr                            int
+	handshakeTimeout, shutdownTimeout                    time.Duration
+
+	path, serializer, workers, maxMessage, origins, subprotocols string
+	handlerTimeout, pingInterval, pongTimeout, idleTimeout       time.Duration
+	compression, noWatch                                         bool
+
+	broker BrokerConfig
+}
+
+func newServeFlags() *serveFlags {
+	f := &serveFlags{fs: flag.NewFlagSet("serve", flag.ContinueOnError)}
+	fs := f.fs
 	// Parse reports a bad flag only through its error, printed as one line.
 	fs.SetOutput(io.Discard)
+	def := defaultConfig()
+	fs.StringVar(&f.config, "config", "", "luaws.toml with mounts, static files, TLS, broker; flags given too override it")
+	fs.StringVar(&f.listen, "listen", def.Listen, "address to listen on; port 0 picks a free port")
+	fs.StringVar(&f.adminListen, "admin-listen", "", "serve /metrics and /healthz on this address instead of --listen")
+	fs.StringVar(&f.static, "static", "", "directory of static files to serve at /")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM): serve wss://")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (PEM)")
+	fs.StringVar(&f.logFormat, "log-format", def.LogFormat, "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", def.LogLevel, "log level: debug, info, warn or error")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "most open connections over all mounts; 0: no cap")
+	fs.IntVar(&f.maxConnsPerAddr, "max-connections-per-addr", 0, "most open connections per client address; 0: no cap")
+	fs.DurationVar(&f.handshakeTimeout, "handshake-timeout", def.HandshakeTimeout, "longest the upgrade request may take to arrive")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "longest a graceful stop may take")
+	fs.BoolVar(&f.noWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
+
+	fs.StringVar(&f.path, "mount", engine.DefaultMountPath, "URL path of the endpoint; a path ending in / takes every path below it")
+	fs.StringVar(&f.serializer, "serializer", "none", "message format: none or json")
+	fs.StringVar(&f.workers, "workers", "1", "Lua VMs for the mount: a number or auto (one per CPU)")
+	fs.DurationVar(&f.handlerTimeout, "handler-timeout", time.Second, "longest a handler may run")
+	fs.StringVar(&f.maxMessage, "max-message-size", "1MiB", "largest message accepted, after decompression")
+	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated origins allowed to connect, or *; default: same host only")
+	fs.StringVar(&f.subprotocols, "subprotocols", "", "comma-separated subprotocols the mount speaks, preferred first")
+	fs.BoolVar(&f.compression, "compression", false, "negotiate permessage-deflate")
+	fs.DurationVar(&f.pingInterval, "ping-interval", engine.DefaultPingInterval, "how often to ping each client; 0 turns pings off")
+	fs.DurationVar(&f.pongTimeout, "pong-timeout", engine.DefaultPongTimeout, "how long a pong may take")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a connection that sent no message for this long; 0: never")
+	brokerFlags(fs, &f.broker)
 	fs.Usage = func() {}
-	var (
-		cfg        Config
-		mount      MountConfig
-		workers    string
-		static     string
-		maxMessage string
-		origins    string
-	)
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on; port 0 picks a free port")
-	fs.StringVar(&mount.Path, "mount", engine.DefaultMountPath, "URL path of the endpoint; a path ending in / takes every path below it")
-	fs.StringVar(&mount.Serializer, "serializer", "none", "message format: none or json")
-	fs.StringVar(&workers, "workers", "1", "Lua VMs for the mount: a number or auto (one per CPU)")
-	fs.DurationVar(&mount.HandlerTimeout, "handler-timeout", time.Second, "longest a handler may run")
-	fs.StringVar(&maxMessage, "max-message-size", "1MiB", "largest message accepted")
-	fs.StringVar(&origins, "allowed-origins", "", "comma-separated origins allowed to connect, or *; default: same host only")
-	fs.StringVar(&static, "static", "", "directory of static files to serve at /")
-	fs.StringVar(&cfg.TLS.Cert, "tls-cert", "", "TLS certificate file (PEM)")
-	fs.StringVar(&cfg.TLS.Key, "tls-key", "", "TLS key file (PEM)")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "longest a graceful stop may take")
-	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.BoolVar(&cfg.NoWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
-	if err := fs.Parse(args); err != nil {
+	return f
+}
+
+func parseServe(args []string, stderr io.Writer) (Config, error) {
+	f := newServeFlags()
+	cfg := defaultConfig()
+	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "Usage: luaws serve [flags] SCRIPT.lua")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+			fmt.Fprintln(stderr, "Usage: luaws serve [flags] SCRIPT.lua\n       luaws serve --config luaws.toml [flags]")
+			f.fs.SetOutput(stderr)
+			f.fs.PrintDefaults()
 			return cfg, err
 		}
 		return cfg, &usageError{msg: "serve: " + err.Error(), try: "luaws serve -h"}
 	}
-	switch fs.NArg() {
-	case 0:
-		return cfg, &usageError{msg: "serve: no script given", try: "luaws serve examples/chat/chat.lua"}
-	case 1:
-		mount.Script = fs.Arg(0)
-	default:
-		return cfg, &usageError{msg: fmt.Sprintf("serve: one script at a time, got %d (use --config for several mounts)", fs.NArg())}
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+
+	if f.config != "" {
+		if f.fs.NArg() > 0 {
+			return cfg, &usageError{msg: fmt.Sprintf("serve: a script (%s) and --config: give scripts in [[mount]] tables", f.fs.Arg(0)),
+				try: "luaws serve --config luaws.toml"}
+		}
+		var err error
+		if cfg, err = loadConfig(f.config, cfg); err != nil {
+			return cfg, err
+		}
+		if set["mount"] && len(cfg.Mounts) > 1 {
+			return cfg, &usageError{msg: fmt.Sprintf("--mount: %s has %d mounts; set each path in its [[mount]]", f.config, len(cfg.Mounts))}
+		}
+	} else {
+		switch f.fs.NArg() {
+		case 0:
+			return cfg, &usageError{msg: "serve: no script given", try: "luaws serve examples/chat/chat.lua"}
+		case 1:
+			cfg.Mounts = []MountConfig{{Path: engine.DefaultMountPath, Script: f.fs.Arg(0)}}
+		default:
+			return cfg, &usageError{msg: fmt.Sprintf("serve: one script at a time, got %d (use --config for several mounts)", f.fs.NArg())}
+		}
+		if _, err := os.Stat(f.fs.Arg(0)); err != nil {
+			return cfg, &usageError{msg: fmt.Sprintf("%s: no such file", f.fs.Arg(0))}
+		}
 	}
-	n, err := parseWorkers(workers)
+	return cfg, f.apply(&cfg, set)
+}
+
+// apply puts the flags given on the command line over cfg.
+func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
+	if set["listen"] {
+		cfg.Listen = f.listen
+	}
+	if set["admin-listen"] {
+		cfg.AdminListen = f.adminListen
+	}
+	if set["log-format"] {
+		cfg.LogFormat = f.logFormat
+	}
+	if set["log-level"] {
+		cfg.LogLevel = f.logLevel
+	}
+	if set["max-connections"] {
+		cfg.MaxConnections = f.maxConns
+	}
+	if set["max-connections-per-addr"] {
+		cfg.MaxConnectionsPerAddr = f.maxConnsPerAddr
+	}
+	if set["handshake-timeout"] {
+		cfg.HandshakeTimeout = f.handshakeTimeout
+	}
+	if set["shutdown-timeout"] {
+		cfg.ShutdownTimeout = f.shutdownTimeout
+	}
+	if set["no-watch"] {
+		cfg.NoWatch = f.noWatch
+	}
+	if set["broker"] {
+		cfg.Broker.Kind = f.broker.Kind
+	}
+	if set["broker-url"] {
+		cfg.Broker.URL = f.broker.URL
+	}
+	if set["broker-prefix"] {
+		cfg.Broker.Prefix = f.broker.Prefix
+	}
+	if set["tls-cert"] {
+		cfg.TLS.Cert = f.tlsCert
+	}
+	if set["tls-key"] {
+		cfg.TLS.Key = f.tlsKey
+	}
+	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
+		return &usageError{msg: "--tls-cert and --tls-key go together", try: "luaws serve --tls-cert cert.pem --tls-key key.pem ..."}
+	}
+	if set["static"] {
+		if fi, err := os.Stat(f.static); err != nil || !fi.IsDir() {
+			return &usageError{msg: fmt.Sprintf("--static %s: no such directory", f.static)}
+		}
+		if cfg.Static == nil {
+			cfg.Static = map[string]string{}
+		}
+		cfg.Static["/"] = f.static
+	}
+
+	var (
+		workers int
+		maxMsg  int64
+		err     error
+	)
+	if set["workers"] {
+		if workers, err = parseWorkers(f.workers); err != nil {
+			return err
+		}
+	}
+	if set["max-message-size"] {
+		if maxMsg, err = ParseSize(f.maxMessage); err != nil {
+			return &usageError{msg: "--max-message-size: " + err.Error()}
+		}
+	}
+	if set["serializer"] && f.serializer != "none" && f.serializer != "json" {
+		return &usageError{msg: fmt.Sprintf("--serializer %q: want none or json", f.serializer)}
+	}
+	for i := range cfg.Mounts {
+		mc := &cfg.Mounts[i]
+		if set["mount"] {
+			mc.Path = f.path
+		}
+		if set["serializer"] {
+			mc.Serializer = f.serializer
+		}
+		if set["workers"] {
+			mc.Workers = workers
+		}
+		if set["handler-timeout"] {
+			mc.HandlerTimeout = f.handlerTimeout
+		}
+		if set["max-message-size"] {
+			mc.MaxMessageSize = maxMsg
+		}
+		if set["allowed-origins"] {
+			mc.AllowedOrigins = splitList(f.origins)
+		}
+		if set["subprotocols"] {
+			mc.Subprotocols = splitList(f.subprotocols)
+		}
+		if set["compression"] {
+			mc.Compression = f.compression
+		}
+		if set["ping-interval"] {
+			mc.PingInterval = f.pingInterval
+			if f.pingInterval <= 0 {
+				mc.PingInterval = -1
+			}
+		}
+		if set["pong-timeout"] {
+			mc.PongTimeout = f.pongTimeout
+		}
+		if set["idle-timeout"] {
+			mc.IdleTimeout = f.idleTimeout
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// tlsError is a certificate or key that does not load; field is "cert",
+// "key", or "" when the two do not match.
+type tlsError struct {
+	field, msg string
+}
+
+func (e *tlsError) Error() string { return e.msg }
+
+// loadTLS loads the certificate and key.
+func loadTLS(c TLSConfig) (*tls.Config, error) {
+	certPEM, err := os.ReadFile(c.Cert)
 	if err != nil {
-		return cfg, err
+		return nil, &tlsError{"cert", err.Error()}
 	}
-	mount.Workers = n
-	if mount.MaxMessageSize, err = ParseSize(maxMessage); err != nil {
-		return cfg, &usageError{msg: "--max-message-size: " + err.Error()}
+	keyPEM, err := os.ReadFile(c.Key)
+	if err != nil {
+		return nil, &tlsError{"key", err.Error()}
 	}
-	if origins != "" {
-		mount.AllowedOrigins = strings.Split(origins, ",")
+	if !hasPEM(certPEM, "CERTIFICATE") {
+		return nil, &tlsError{"cert", c.Cert + ": no PEM certificate in it"}
 	}
-	if static != "" {
-		cfg.Static = map[string]string{"/": static}
+	if !hasPEM(keyPEM, "PRIVATE KEY") {
+		return nil, &tlsError{"key", c.Key + ": no PEM private key in it"}
 	}
-	cfg.Mounts = []MountConfig{mount}
-	return cfg, nil
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, &tlsError{"", fmt.Sprintf("%s, %s: %s", c.Cert, c.Key, strings.TrimPrefix(err.Error(), "tls: "))}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// hasPEM reports whether data holds a PEM block whose type ends in kind.
+func hasPEM(data []byte, kind string) bool {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return false
+		}
+		if strings.HasSuffix(b.Type, kind) {
+			return true
+		}
+	}
 }
 
 // run starts the server described by cfg and serves until ctx ends.
@@ -158,12 +369,21 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		return printError(stderr, err)
 	}
 	var tlsConfig *tls.Config
-	if cfg.TLS.Cert != "" || cfg.TLS.Key != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
-		if err != nil {
-			return printError(stderr, &usageError{msg: "tls: " + err.Error(), try: "check --tls-cert and --tls-key name readable PEM files"})
+	if cfg.TLS.Cert != "" {
+		if tlsConfig, err = loadTLS(cfg.TLS); err != nil {
+			return printError(stderr, &usageError{msg: tlsFlagError(err),
+				try: "check that --tls-cert and --tls-key (or [tls] cert and key) name readable PEM files of one pair"})
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	b, err := openBroker(cfg.Broker, log)
+	if err != nil {
+		return printError(stderr, err)
+	}
+	if b != nil {
+		// Deferred first, so it runs last: after Shutdown, whose close
+		// handlers may still publish to other nodes.
+		defer b.Close()
 	}
 
 	var scripts []*luabind.Mount
@@ -172,17 +392,31 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			m.Stop()
 		}
 	}()
-	ecfg := engine.Config{Logger: log, ShutdownTimeout: cfg.ShutdownTimeout, TLSConfig: tlsConfig}
+	ecfg := engine.Config{
+		Logger:                log,
+		ShutdownTimeout:       cfg.ShutdownTimeout,
+		HandshakeTimeout:      cfg.HandshakeTimeout,
+		MaxConnections:        cfg.MaxConnections,
+		MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr,
+		TLSConfig:             tlsConfig,
+		Broker:                b,
+	}
 	for _, mc := range cfg.Mounts {
-		if _, err := os.Stat(mc.Script); err != nil {
-			return printError(stderr, &usageError{msg: fmt.Sprintf("script %s: no such file", mc.Script)})
+		mlog := log.With(engine.LogKeyMount, mc.Path)
+		var mws []engine.Middleware
+		for _, name := range mc.Middleware {
+			mw, err := middleware.New(name, mc.MiddlewareInit[name], middleware.Env{Mount: mc.Path, Logger: mlog})
+			if err != nil {
+				return printError(stderr, &usageError{msg: fmt.Sprintf("mount %s: middleware %s: %v", mc.Path, name, err)})
+			}
+			mws = append(mws, mw)
 		}
 		lm, err := luabind.New(luabind.Options{
 			Script:         mc.Script,
 			Workers:        mc.Workers,
 			HandlerTimeout: mc.HandlerTimeout,
 			Watch:          !cfg.NoWatch,
-			Logger:         log.With(engine.LogKeyMount, mountPath(mc)),
+			Logger:         mlog,
 		})
 		if err != nil {
 			return printError(stderr, err)
@@ -193,8 +427,14 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			Handler:        lm,
 			Serializer:     mc.Serializer,
 			MaxMessageSize: mc.MaxMessageSize,
+			SendQueueSize:  mc.SendQueueSize,
 			Subprotocols:   mc.Subprotocols,
 			AllowedOrigins: mc.AllowedOrigins,
+			Compression:    mc.Compression,
+			PingInterval:   mc.PingInterval,
+			PongTimeout:    mc.PongTimeout,
+			IdleTimeout:    max(mc.IdleTimeout, 0),
+			Middleware:     mws,
 		})
 	}
 	srv, err := engine.New(ecfg)
@@ -205,16 +445,40 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		lm.Bind(srv.Mounts()[i])
 	}
 	for prefix, dir := range cfg.Static {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return printError(stderr, &usageError{msg: fmt.Sprintf("static %s: %s is not a directory", prefix, dir)})
+		h := http.StripPrefix(strings.TrimSuffix(prefix, "/"), http.FileServer(http.Dir(dir)))
+		if err := srv.Handle(prefix, h); err != nil {
+			return printError(stderr, &usageError{msg: fmt.Sprintf("static %s: %v", prefix, err)})
 		}
-		srv.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), http.FileServer(http.Dir(dir))))
+	}
+	admin := adminHandlers(srv, log)
+	if cfg.AdminListen == "" {
+		for pattern, h := range admin {
+			if err := srv.Handle(pattern, h); err != nil {
+				return printError(stderr, &usageError{msg: fmt.Sprintf("%s: %v", pattern, err),
+					try: "serve /metrics and /healthz elsewhere with --admin-listen 127.0.0.1:9090"})
+			}
+		}
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return printError(stderr, &usageError{msg: "listen: " + err.Error(), try: "luaws serve --listen 127.0.0.1:0 ..."})
 	}
+	var adminSrv *http.Server
+	var adminLn net.Listener
+	if cfg.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			ln.Close()
+			return printError(stderr, &usageError{msg: "admin listen: " + err.Error(), try: "luaws serve --admin-listen 127.0.0.1:0 ..."})
+		}
+		mux := http.NewServeMux()
+		for pattern, h := range admin {
+			mux.Handle(pattern, h)
+		}
+		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HandshakeTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
+
 	scheme := "ws"
 	if tlsConfig != nil {
 		scheme = "wss"
@@ -226,12 +490,23 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if adminSrv != nil {
+		go func() {
+			if err := adminSrv.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("admin: %w", err)
+			}
+		}()
+	}
 	for _, m := range srv.Mounts() {
 		fmt.Fprintf(stdout, "luaws listening on %s://%s%s\n", scheme, ln.Addr(), m.Path())
 	}
+	if adminLn != nil {
+		fmt.Fprintf(stdout, "luaws metrics at http://%s/metrics\n", adminLn.Addr())
+	}
 
+	code := ExitOK
 wait:
 	for {
 		select {
@@ -240,16 +515,22 @@ wait:
 			break wait
 		case err := <-serveErr:
 			log.Error("server stopped", engine.LogKeyError, err)
-			return ExitFailure
+			code = ExitFailure
+			break wait
 		case <-hup:
 			reloadAll(scripts)
 		}
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		log.Error("shutdown", engine.LogKeyError, err)
-		return ExitFailure
+		code = ExitFailure
 	}
-	return ExitOK
+	if adminSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = adminSrv.Shutdown(sctx)
+		cancel()
+	}
+	return code
 }
 
 // reloadAll reloads every mount, one after the other. Each reload logs its
@@ -260,11 +541,13 @@ func reloadAll(scripts []*luabind.Mount) {
 	}
 }
 
-func mountPath(mc MountConfig) string {
-	if mc.Path == "" {
-		return engine.DefaultMountPath
+// tlsFlagError names the flag of a TLS error.
+func tlsFlagError(err error) string {
+	var te *tlsError
+	if errors.As(err, &te) && te.field != "" {
+		return "--tls-" + te.field + ": " + te.msg
 	}
-	return mc.Path
+	return "tls: " + err.Error()
 }
 
 func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {

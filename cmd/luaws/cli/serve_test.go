@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestServeConfigMounts(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.lua"), `return { message = function(conn, msg) conn:send("a:" .. msg) end }`+"\n")
+	writeFile(t, filepath.Join(dir, "b.lua"), `return { message = function(conn, msg) conn:send({ b = msg.x }) end }`+"\n")
+	writeFile(t, filepath.Join(dir, "www/index.html"), "<h1>chat</h1>\n")
+	writeFile(t, filepath.Join(dir, "luaws.toml"), `
+listen = "127.0.0.1:1"   # overridden by --listen
+static = { "/" = "www" }
+
+[[mount]]
+path = "/a"
+script = "a.lua"
+
+[[mount]]
+path = "/b"
+script = "b.lua"
+serializer = "json"
+workers = 2
+`)
+	s := startServe(t, 2, "--config", filepath.Join(dir, "luaws.toml"), "--listen", "127.0.0.1:0")
+	if !strings.HasSuffix(s.URLs[0], "/a") || !strings.HasSuffix(s.URLs[1], "/b") {
+		t.Fatalf("got URLs %v, want /a and /b", s.URLs)
+	}
+	a, _, _ := wsDial(t, nil, s.URLs[0], nil)
+	if a == nil {
+		t.Fatal("dial /a failed")
+	}
+	if err := a.WriteMessage(1, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := a.ReadMessage(); err != nil || string(got) != "a:hi" {
+		t.Fatalf("/a: got %q %v, want a:hi", got, err)
+	}
+	b, _, _ := wsDial(t, nil, s.URLs[1], nil)
+	if b == nil {
+		t.Fatal("dial /b failed")
+	}
+	if err := b.WriteMessage(1, []byte(`{"x":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := b.ReadMessage(); err != nil || string(got) != `{"b":3}` {
+		t.Fatalf("/b: got %q %v, want {\"b\":3}", got, err)
+	}
+	if code, body := get(t, base(s.URLs[0])+"/", nil); code != 200 || body != "<h1>chat</h1>\n" {
+		t.Errorf("static /: got %d %q", code, body)
+	}
+}
+
+func TestServeStaticFlag(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "www/app.js"), "console.log(1)\n")
+	s := startServe(t, 1, "--listen", "127.0.0.1:0", "--static", filepath.Join(dir, "www"), "../../../scripts/echo.lua")
+	if code, body := get(t, base(s.URLs[0])+"/app.js", nil); code != 200 || body != "console.log(1)\n" {
+		t.Errorf("static /app.js: got %d %q", code, body)
+	}
+	if code, _ := get(t, base(s.URLs[0])+"/nope.js", nil); code != 404 {
+		t.Errorf("static /nope.js: got %d, want 404", code)
+	}
+	c, _, _ := wsDial(t, nil, s.URLs[0], nil)
+	echo(t, c, "next to the socket")
+}
+
+// TestServeFlagErrors: bad input stops serve with one line and exit 2.
+func TestServeFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
+	writeFile(t, filepath.Join(dir, "luaws.toml"), "[[mount]]\nscript = \"app.lua\"\n[[mount]]\npath = \"/b\"\nscript = \"app.lua\"\n")
+	app, toml := filepath.Join(dir, "app.lua"), filepath.Join(dir, "luaws.toml")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", toml, app}, "luaws: serve: a script (" + app + ") and --config: give scripts in [[mount]] tables"},
+		{[]string{"--config", toml, "--mount", "/x"}, "luaws: --mount: " + toml + " has 2 mounts; set each path in its [[mount]]"},
+		{[]string{"--tls-cert", filepath.Join(dir, "nope.pem"), "--tls-key", filepath.Join(dir, "nope.pem"), app},
+			"luaws: --tls-cert: open " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
+		{[]string{"--tls-cert", app, "--tls-key", app, app}, "luaws: --tls-cert: " + app + ": no PEM certificate in it"},
+		{[]string{"--tls-cert", app, app}, "luaws: --tls-cert and --tls-key go together"},
+		{[]string{"--static", filepath.Join(dir, "nope"), app}, "luaws: --static " + filepath.Join(dir, "nope") + ": no such directory"},
+		{[]string{"--workers", "0", app}, "luaws: --workers \"0\": want a number from 1 or auto"},
+		{[]string{"--max-message-size", "big", app}, "luaws: --max-message-size: bad size \"big\""},
+		{[]string{"--serializer", "xml", app}, "luaws: --serializer \"xml\": want none or json"},
+		{[]string{filepath.Join(dir, "nope.lua")}, "luaws: " + filepath.Join(dir, "nope.lua") + ": no such file"},
+	} {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		args := append([]string{"serve", "--listen", "127.0.0.1:0"}, tc.args...)
+		if code := Main(ctx, args, &stdout, &stderr); code != ExitBadInput {
+			t.Errorf("%v: exit code %d, want %d; stderr %q", tc.args, code, ExitBadInput, stderr.String())
+		}
+		if !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("%v:\ngot  %q\nwant %q", tc.args, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestServeCompression(t *testing.T) {
+	s := startServe(t, 1, "--listen", "127.0.0.1:0", "--compression", "--max-message-size", "4KiB", "../../../scripts/echo.lua")
+	d := &websocket.Dialer{EnableCompression: true, HandshakeTimeout: testTimeout}
+	c, resp, body := wsDial(t, d, s.URLs[0], nil)
+	if c == nil {
+		t.Fatalf("dial: %d %q", resp.StatusCode, body)
+	}
+	if ext := resp.Header.Get("Sec-Websocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("Sec-WebSocket-Extensions: got %q, want permessage-deflate", ext)
+	}
+	echo(t, c, strings.Repeat("compressible ", 100))
+	// 64 KiB of one letter is tiny on the wire, but over 4 KiB inflated.
+	if err := c.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("a"), 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if ce := readCloseFrame(t, c); ce.Code != websocket.CloseMessageTooBig {
+		t.Errorf("got close %d %q, want 1009", ce.Code, ce.Text)
+	}
+}

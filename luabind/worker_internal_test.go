@@ -1,0 +1,152 @@
+package luabind
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luaws/luaws/engine"
+)
+
+func writeTestScript(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "script.lua")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWorkerSurvivesPanic: a Go panic while handling an event is logged
+// and the worker goes on; do still returns.
+func TestWorkerSurvivesPanic(t *testing.T) {
+	m, err := New(Options{Script: writeTestScript(t, "return {}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	w := m.workers[0]
+	w.do(func(*vm) { panic("boom") })
+	ran := false
+	w.do(func(v *vm) { ran = v.L.DoString("x = 1") == nil })
+	if !ran {
+		t.Fatal("the worker did not run Lua after a panic")
+	}
+}
+
+// TestSwapCancelsTimers: swapping a worker's VM the way a reload does
+// cancels the old VM's timers, keeps luaws.shared, and starts the timers
+// the new VM made while it loaded.
+func TestSwapCancelsTimers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		shared := engine.NewShared()
+		path := writeTestScript(t, `
+luaws.every(1, function() luaws.shared:incr(VERSION) end)
+return {}
+`)
+		m, err := New(Options{Script: path, Shared: shared, HandlerTimeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Stop()
+		w := m.workers[0]
+		w.do(func(v *vm) { v.L.SetGlobal("VERSION", luaString("old")) })
+		time.Sleep(3500 * time.Millisecond)
+		synctest.Wait()
+		if n, _ := shared.Get("old"); n != 3.0 {
+			t.Fatalf("old ticks: got %v, want 3", n)
+		}
+
+		nv, err := newVM(w, m.Program())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nv.L.SetGlobal("VERSION", luaString("new"))
+		var old *vm
+		w.do(func(v *vm) { old = v; w.vm = nv; v.close() })
+		if len(old.timers) != 0 || !old.closed {
+			t.Fatalf("old VM: %d timers, closed %v; want 0, true", len(old.timers), old.closed)
+		}
+		time.Sleep(2500 * time.Millisecond)
+		synctest.Wait()
+		if n, _ := shared.Get("old"); n != 3.0 {
+			t.Fatalf("old ticks after the swap: got %v, want still 3", n)
+		}
+		if n, _ := shared.Get("new"); n != 2.0 {
+			t.Fatalf("new ticks: got %v, want 2", n)
+		}
+	})
+}
+
+func luaString(s string) lua.LString { return lua.LString(s) }
+
+// TestStopStuckInGo: a call stuck in a Go function cannot be interrupted;
+// the watchdog marks it stopped, says so in the log once another timeout
+// has passed, and the call fails as stopped once the Go function returns.
+func TestStopStuckInGo(t *testing.T) {
+	var logs syncBuffer
+	m, err := New(Options{
+		Script:         writeTestScript(t, "return {}\n"),
+		HandlerTimeout: 50 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	release := make(chan struct{})
+	go func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(logs.String(), "stopped handler still running") && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(release)
+	}()
+	var serr *ScriptError
+	m.workers[0].do(func(v *vm) {
+		v.L.SetGlobal("block", v.L.NewFunction(func(*lua.LState) int { <-release; return 0 }))
+		if err := v.L.DoString("function f() block(); local x = 1 end function g() end"); err != nil {
+			t.Error(err)
+			return
+		}
+		serr = v.call(v.L.GetGlobal("f").(*lua.LFunction))
+	})
+	if !strings.Contains(logs.String(), "stopped handler still running") {
+		t.Errorf("log: got %q, want a stuck handler line", logs.String())
+	}
+	if serr == nil || !serr.Stopped || !strings.Contains(serr.Msg, "ran longer than handler_timeout (50ms)") {
+		t.Fatalf("got %+v, want a stopped call", serr)
+	}
+	// The worker's next call runs under a fresh context.
+	m.workers[0].do(func(v *vm) {
+		if err := v.call(v.L.GetGlobal("g").(*lua.LFunction)); err != nil {
+			t.Errorf("next call: %v", err)
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
