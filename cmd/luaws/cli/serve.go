@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -502,6 +504,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	for _, m := range srv.Mounts() {
 		fmt.Fprintf(stdout, "luaws listening on %s://%s%s\n", scheme, ln.Addr(), m.Path())
 	}
+	for _, prefix := range slices.Sorted(maps.Keys(cfg.Static)) {
+		fmt.Fprintf(stdout, "luaws serving static files on %s://%s%s\n", httpScheme(tlsConfig), ln.Addr(), prefix)
+	}
 	if adminLn != nil {
 		fmt.Fprintf(stdout, "luaws metrics at http://%s/metrics\n", adminLn.Addr())
 	}
@@ -539,6 +544,14 @@ func reloadAll(scripts []*luabind.Mount) {
 	for _, m := range scripts {
 		_ = m.Reload("SIGHUP")
 	}
+}
+
+// httpScheme is the scheme of the server's pages: https with TLS, else http.
+func httpScheme(tlsConfig *tls.Config) string {
+	if tlsConfig != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // tlsFlagError names the flag of a TLS error.
