@@ -18,6 +18,7 @@
 --   server → {"type":"renamed","id":2,"from":"bob","name":"rob","room":"lobby"}
 --   server → {"type":"said","id":1,"from":"ann","room":"lobby","text":"hello"}  to everyone in the room, sender too
 --   server → {"type":"error","error":"..."}     to the sender of a bad message
+--   server → {"type":"notice","text":"..."}     news from the server, e.g. after a hot reload
 local rooms = require("rooms")
 
 local M = {}
@@ -110,6 +111,12 @@ end
 
 function M.malformed_message(conn, raw, err)
   conn:send({ type = "error", error = "bad JSON: " .. err })
+end
+
+-- reload runs for each open connection after a hot reload: the page
+-- stays connected and says so.
+function M.reload(conn)
+  conn:send({ type = "notice", text = "the chat script was reloaded" })
 end
 
 -- close runs once the connection is gone from luaws.connections() (and

@@ -134,11 +134,14 @@
         notice(`${msg.name} left`);
         break;
       case "renamed":
-        if (msg.id === chat.id) chat.name = msg.name;
         chat.people.set(msg.id, msg.name);
         renderPeople();
         notice(`${msg.from} is now ${msg.name}`);
-        if (msg.id === chat.id) setStatus("open", `connected as ${msg.name}`);
+        if (msg.id === chat.id) {
+          chat.name = msg.name;
+          rememberInURL();
+          setStatus("open", `connected as ${msg.name}`);
+        }
         break;
       case "said":
         said(msg);
@@ -146,8 +149,9 @@
       case "error":
         notice(msg.error, "error");
         break;
-      default:
-        if (msg.text) notice(msg.text); // notices a script may add
+      case "notice":
+        notice(msg.text);
+        break;
     }
   }
 
@@ -158,8 +162,14 @@
     $("where").textContent = `#${room}`;
     $("where").hidden = false;
     document.title = `#${room} · luaws chat`;
+    rememberInURL();
+  }
+
+  // rememberInURL puts the name and room in the address bar, so a page
+  // reload or a shared link lands in the same room.
+  function rememberInURL() {
     const q = new URLSearchParams(location.search);
-    q.set("room", room);
+    q.set("room", chat.room);
     q.set("name", chat.name);
     history.replaceState(null, "", `?${q}`);
   }

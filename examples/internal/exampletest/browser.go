@@ -204,6 +204,18 @@ func (tab *Tab) saveIfFailed() {
 	t.Logf("tab %s: screenshot, HTML and console saved in %s", tab.name, dir)
 }
 
+// Screenshot returns a PNG of what the tab shows.
+func (tab *Tab) Screenshot() []byte {
+	tab.b.t.Helper()
+	ctx, cancel := context.WithDeadline(tab.ctx, tab.b.deadline)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tab.b.t.Fatalf("tab %s: screenshot: %v", tab.name, err)
+	}
+	return png
+}
+
 // Open navigates the tab to url and waits for the page to load.
 func (tab *Tab) Open(url string) {
 	tab.b.t.Helper()
@@ -247,15 +259,21 @@ func (tab *Tab) WaitFor(what, expr string) {
 	check := fmt.Sprintf(`(() => { try { return !!(%s); } catch (e) { return false; } })()`, expr)
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	last := "never evaluated"
 	for {
 		ctx, cancel := context.WithDeadline(tab.ctx, tab.b.deadline)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](check))
 		cancel()
-		if err == nil && ok {
+		switch {
+		case err == nil && ok:
 			return
+		case err == nil:
+			last = "still false"
+		case ctx.Err() == nil:
+			last = err.Error()
 		}
 		if time.Now().After(tab.b.deadline) {
-			tab.b.t.Fatalf("tab %s: gave up waiting for %s (last error: %v)", tab.name, what, err)
+			tab.b.t.Fatalf("tab %s: gave up waiting for %s at the test's deadline (last check: %s)", tab.name, what, last)
 		}
 		<-tick.C
 	}
