@@ -52,7 +52,6 @@ type process struct {
 	done   chan struct{} // closed when cli.Main has returned
 	code   int
 	stderr syncBuffer
-	lines  chan struct{} // a new stdout line arrived (buffered 1)
 }
 
 // Serve runs `luaws serve --listen 127.0.0.1:0 ARGS...` through cli.Main
@@ -165,23 +164,19 @@ func (s *Server) Restart() {
 // start runs cli.Main listening on listen and waits for its "listening on" line.
 func (s *Server) start(listen string) error {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &process{cancel: cancel, done: make(chan struct{}), lines: make(chan struct{}, 1)}
+	p := &process{cancel: cancel, done: make(chan struct{})}
 	outR, outW := io.Pipe()
 	args := append([]string{"serve", "--listen", listen}, s.args...)
+	first := len(s.Stdout()) // this run's lines come after
 	go func() {
 		defer close(p.done)
 		p.code = cli.Main(ctx, args, outW, io.MultiWriter(&p.stderr, s.t.Output()))
 		outW.Close()
 	}()
-	first := len(s.Stdout())
 	go func() {
 		sc := bufio.NewScanner(outR)
 		for sc.Scan() {
 			s.addLine(sc.Text())
-			select {
-			case p.lines <- struct{}{}:
-			default:
-			}
 		}
 		_, _ = io.Copy(io.Discard, outR)
 	}()
@@ -189,18 +184,19 @@ func (s *Server) start(listen string) error {
 	timeout := time.NewTimer(StartTimeout)
 	defer timeout.Stop()
 	for {
-		for _, line := range s.Stdout()[first:] {
+		s.mu.Lock()
+		changed := s.newLine
+		for _, line := range s.out[first:] {
 			if rest, ok := strings.CutPrefix(line, "luaws listening on ws://"); ok {
-				addr, _, _ := strings.Cut(rest, "/")
-				s.mu.Lock()
-				s.addr = addr
+				s.addr, _, _ = strings.Cut(rest, "/")
 				s.cur = p
 				s.mu.Unlock()
 				return nil
 			}
 		}
+		s.mu.Unlock()
 		select {
-		case <-p.lines:
+		case <-changed:
 		case <-p.done:
 			return fmt.Errorf("luaws %s exited with code %d before listening:\n%s",
 				strings.Join(args, " "), p.code, p.stderr.String())
