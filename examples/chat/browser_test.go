@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/luaws/luaws/examples/internal/exampletest"
+	"github.com/luaws/luaws/luabind"
 )
 
 // browserBudget bounds each browser test, Chromium's start included.
@@ -95,15 +96,11 @@ func TestBrowserReconnect(t *testing.T) {
 	ann.WaitText("messages", "back again")
 }
 
-// hotReload reports whether luaws reloads a script when it changes on disk
-// (issue 4). Until it does, the reload test is skipped.
-const hotReload = false
-
 // A script reload changes what the page receives, without a page reload
 // and without a reconnect.
 func TestBrowserReload(t *testing.T) {
-	if !hotReload {
-		t.Skip("hot reload (issue 4) has not landed: luaws does not watch the script yet")
+	if _, ok := any((*luabind.Mount)(nil)).(interface{ Reload(string) error }); !ok {
+		t.Skip("hot reload (issue 4) has not landed: luabind.Mount has no Reload")
 	}
 	// The example's own scripts, in a folder the test may rewrite.
 	dir := t.TempDir()
