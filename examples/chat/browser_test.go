@@ -15,9 +15,9 @@ import (
 // browserBudget bounds each browser test, Chromium's start included.
 const browserBudget = 25 * time.Second
 
-// join opens the page in tab, fills in the form and waits until the page
+// openAndJoin opens the page in tab, fills in the form and waits until the page
 // says it is connected.
-func join(t *testing.T, tab *exampletest.Tab, srv *exampletest.Server, name, room string) {
+func openAndJoin(t *testing.T, tab *exampletest.Tab, srv *exampletest.Server, name, room string) {
 	t.Helper()
 	tab.Open(srv.HTTP("/"))
 	tab.Fill("name", name)
@@ -44,12 +44,12 @@ func say(tab *exampletest.Tab, text string) {
 // Two tabs join the same room: each sees the other in the presence list,
 // and what one says the other shows.
 func TestBrowserTwoTabs(t *testing.T) {
-	srv := serveChat(t)
+	srv := startChat(t)
 	b := exampletest.NewBrowser(t, browserBudget)
 	ann, bob := b.Tab("ann"), b.Tab("bob")
 
-	join(t, ann, srv, "ann", "garden")
-	join(t, bob, srv, "bob", "garden")
+	openAndJoin(t, ann, srv, "ann", "garden")
+	openAndJoin(t, bob, srv, "bob", "garden")
 	ann.WaitText("people", "bob")
 	ann.WaitText("messages", "bob joined")
 	bob.WaitText("people", "ann")
@@ -72,11 +72,11 @@ func TestBrowserTwoTabs(t *testing.T) {
 // The server restarts on the same address; both pages reconnect on their
 // own, without a page reload, and the chat works again.
 func TestBrowserReconnect(t *testing.T) {
-	srv := serveChat(t)
+	srv := startChat(t)
 	b := exampletest.NewBrowser(t, browserBudget)
 	ann, bob := b.Tab("ann"), b.Tab("bob")
-	join(t, ann, srv, "ann", "garden")
-	join(t, bob, srv, "bob", "garden")
+	openAndJoin(t, ann, srv, "ann", "garden")
+	openAndJoin(t, bob, srv, "bob", "garden")
 	// A marker that a page reload would lose.
 	for _, tab := range []*exampletest.Tab{ann, bob} {
 		exampletest.Eval[bool](tab, `window.notReloaded = true`)
@@ -117,7 +117,7 @@ func TestBrowserReload(t *testing.T) {
 	srv := exampletest.Serve(t, "--serializer", "json", "--static", "public", script)
 	b := exampletest.NewBrowser(t, browserBudget)
 	ann := b.Tab("ann")
-	join(t, ann, srv, "ann", "garden")
+	openAndJoin(t, ann, srv, "ann", "garden")
 	exampletest.Eval[bool](ann, `window.notReloaded = true`)
 	say(ann, "quiet please")
 	ann.WaitText("messages", "quiet please")

@@ -13,9 +13,9 @@ import (
 	"github.com/luaws/luaws/examples/internal/exampletest"
 )
 
-// serveChat serves this folder's chat.lua and page the way the README's
+// startChat serves this folder's chat.lua and page the way the README's
 // quick start does.
-func serveChat(t testing.TB) *exampletest.Server {
+func startChat(t testing.TB) *exampletest.Server {
 	t.Helper()
 	return exampletest.Serve(t, "--serializer", "json", "--static", "public", "chat.lua")
 }
@@ -44,7 +44,7 @@ func wantFields(t testing.TB, m map[string]any, want map[string]any) {
 }
 
 func TestServePrintsThePageURL(t *testing.T) {
-	srv := serveChat(t)
+	srv := startChat(t)
 	want := "luaws serving static files on http://" + srv.Addr() + "/"
 	if !srv.WaitStdout(want) {
 		t.Errorf("serve printed %q, want a line %q", srv.Stdout(), want)
@@ -69,7 +69,7 @@ func TestServePrintsThePageURL(t *testing.T) {
 }
 
 func TestRooms(t *testing.T) {
-	srv := serveChat(t)
+	srv := startChat(t)
 
 	ann := srv.Dial(t, "/ws?name=ann&room=garden", nil)
 	wantFields(t, exampletest.ReadType(t, ann, "welcome"), map[string]any{"name": "ann", "room": "garden"})
@@ -135,7 +135,7 @@ func TestRooms(t *testing.T) {
 }
 
 func TestBadMessages(t *testing.T) {
-	srv := serveChat(t)
+	srv := startChat(t)
 	c := srv.Dial(t, "/ws?name=ann", nil)
 	exampletest.ReadType(t, c, "welcome")
 	for _, tc := range []struct {
@@ -171,7 +171,7 @@ func TestBadMessages(t *testing.T) {
 // A server shutdown closes every page's socket with 1001, which the page
 // treats as "reconnect".
 func TestShutdownClosesWith1001(t *testing.T) {
-	srv := serveChat(t)
+	srv := startChat(t)
 	c := srv.Dial(t, "/ws?name=ann", nil)
 	exampletest.ReadType(t, c, "welcome")
 	// Read while the server stops, so the close handshake completes.
