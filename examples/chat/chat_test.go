@@ -1,82 +1,24 @@
 package chat_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
-	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/luaws/luaws/cmd/luaws/cli"
+	"github.com/luaws/luaws/examples/internal/exampletest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var listening = regexp.MustCompile(`luaws listening on (ws://\S+)\n`)
-
 // serveChat runs `luaws serve --serializer json chat.lua` through cli.Main
-// on a free port, logging into the test, and returns its URL and a stop
-// function that cancels it (as SIGINT does) and returns the exit code.
-func serveChat(t *testing.T) (url string, stop func() int) {
+// on a free port, logging into the test, and returns the socket's URL and
+// the server, which stops (as SIGINT does) in t.Cleanup or on srv.Stop.
+func serveChat(t *testing.T) (url string, srv *exampletest.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- cli.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--serializer", "json", "chat.lua"}, &stdout, t.Output())
-	}()
-	code := -1
-	stopped := false
-	stop = func() int {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case code = <-exit:
-			case <-time.After(15 * time.Second):
-				t.Error("luaws serve did not stop within 15 s")
-			}
-		}
-		return code
-	}
-	t.Cleanup(func() { stop() })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], stop
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("luaws serve exited with %d before listening", code)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no listening line after 5 s: %q", stdout.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	srv = exampletest.Serve(t, "--serializer", "json", "chat.lua")
+	return srv.WS("/ws"), srv
 }
 
 // client is one chat user.
@@ -141,27 +83,27 @@ func (c *client) expectError(prefix string) {
 }
 
 func TestChat(t *testing.T) {
-	url, stop := serveChat(t)
+	url, srv := serveChat(t)
 
 	ann := join(t, url, "name=ann")
-	ann.expect(`{"type":"welcome","id":1,"name":"ann","people":[{"id":1,"name":"ann"}]}`)
+	ann.expect(`{"type":"welcome","id":1,"name":"ann","people":[{"id":1,"name":"ann"}],"room":"lobby"}`)
 
 	bob := join(t, url, "name=bob")
-	bob.expect(`{"type":"welcome","id":2,"name":"bob","people":[{"id":1,"name":"ann"},{"id":2,"name":"bob"}]}`)
-	ann.expect(`{"type":"joined","id":2,"name":"bob"}`)
+	bob.expect(`{"type":"welcome","id":2,"name":"bob","people":[{"id":1,"name":"ann"},{"id":2,"name":"bob"}],"room":"lobby"}`)
+	ann.expect(`{"type":"joined","id":2,"name":"bob","room":"lobby"}`)
 
 	ann.send(`{"type":"say","text":"hello ✓"}`)
 	for _, c := range []*client{ann, bob} {
-		c.expect(`{"type":"said","id":1,"from":"ann","text":"hello ✓"}`)
+		c.expect(`{"type":"said","id":1,"from":"ann","text":"hello ✓","room":"lobby"}`)
 	}
 
 	bob.send(`{"type":"name","name":"robert"}`)
 	for _, c := range []*client{ann, bob} {
-		c.expect(`{"type":"renamed","id":2,"from":"bob","name":"robert"}`)
+		c.expect(`{"type":"renamed","id":2,"from":"bob","name":"robert","room":"lobby"}`)
 	}
 	bob.send(`{"type":"say","text":"call me robert"}`)
 	for _, c := range []*client{ann, bob} {
-		c.expect(`{"type":"said","id":2,"from":"robert","text":"call me robert"}`)
+		c.expect(`{"type":"said","id":2,"from":"robert","text":"call me robert","room":"lobby"}`)
 	}
 
 	// Mistakes get an error reply, to the sender only.
@@ -174,16 +116,16 @@ func TestChat(t *testing.T) {
 
 	// A guest without a name.
 	guest := join(t, url, "")
-	guest.expect(`{"type":"welcome","id":3,"name":"guest3","people":[{"id":1,"name":"ann"},{"id":2,"name":"robert"},{"id":3,"name":"guest3"}]}`)
-	ann.expect(`{"type":"joined","id":3,"name":"guest3"}`)
-	bob.expect(`{"type":"joined","id":3,"name":"guest3"}`)
+	guest.expect(`{"type":"welcome","id":3,"name":"guest3","people":[{"id":1,"name":"ann"},{"id":2,"name":"robert"},{"id":3,"name":"guest3"}],"room":"lobby"}`)
+	ann.expect(`{"type":"joined","id":3,"name":"guest3","room":"lobby"}`)
+	bob.expect(`{"type":"joined","id":3,"name":"guest3","room":"lobby"}`)
 
 	// Leaving: the others are told, with the name kept in conn.data.
 	if err := bob.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	ann.expect(`{"type":"left","id":2,"name":"robert"}`)
-	guest.expect(`{"type":"left","id":2,"name":"robert"}`)
+	ann.expect(`{"type":"left","id":2,"name":"robert","room":"lobby"}`)
+	guest.expect(`{"type":"left","id":2,"name":"robert","room":"lobby"}`)
 
 	// Shutdown: the rest get 1001; luaws exits 0.
 	codes := make(chan int, 2)
@@ -205,9 +147,7 @@ func TestChat(t *testing.T) {
 			}
 		}()
 	}
-	if code := stop(); code != cli.ExitOK {
-		t.Fatalf("exit code: got %d, want 0", code)
-	}
+	srv.Stop() // fails the test unless luaws exits 0
 	for range 2 {
 		if code := <-codes; code != websocket.CloseGoingAway {
 			t.Errorf("client: got close %d, want 1001", code)
