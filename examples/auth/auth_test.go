@@ -8,18 +8,12 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/examples/internal/exampletest"
-	"github.com/luaws/luaws/luabind"
 )
 
-// serveAuth serves auth.lua, or skips while scripts cannot have a
-// handshake handler yet.
+// serveAuth serves auth.lua the way its README does.
 func serveAuth(t *testing.T) *exampletest.Server {
 	t.Helper()
-	if _, ok := any((*luabind.Mount)(nil)).(engine.Handshaker); !ok {
-		t.Skip("handshake(req) in Lua (issue 5) has not landed: luabind.Mount does not implement engine.Handshaker")
-	}
 	return exampletest.Serve(t, "--serializer", "json", "auth.lua")
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/luaws/luaws/examples/internal/exampletest"
-	"github.com/luaws/luaws/luabind"
 )
 
 // browserBudget bounds each browser test, Chromium's start included.
@@ -99,9 +98,6 @@ func TestBrowserReconnect(t *testing.T) {
 // A script reload changes what the page receives, without a page reload
 // and without a reconnect.
 func TestBrowserReload(t *testing.T) {
-	if _, ok := any((*luabind.Mount)(nil)).(interface{ Reload(string) error }); !ok {
-		t.Skip("hot reload (issue 4) has not landed: luabind.Mount has no Reload")
-	}
 	// The example's own scripts, in a folder the test may rewrite.
 	dir := t.TempDir()
 	for _, name := range []string{"chat.lua", "rooms.lua"} {

@@ -2,7 +2,7 @@
 -- page in public/. Names and rooms live in conn.data, so they survive a
 -- hot reload. Run it with the page:
 --
---   luaws serve --serializer json --static examples/chat/public examples/chat/chat.lua
+--   luaws serve --config examples/chat/luaws.toml
 --
 -- A client connects to /ws?name=ann&room=lobby (both optional: a guest
 -- name and the lobby by default). Everything after that is JSON objects:

@@ -14,10 +14,10 @@ import (
 )
 
 // startChat serves this folder's chat.lua and page the way the README's
-// quick start does.
+// quick start does: from luaws.toml, on a free port.
 func startChat(t testing.TB) *exampletest.Server {
 	t.Helper()
-	return exampletest.Serve(t, "--serializer", "json", "--static", "public", "chat.lua")
+	return exampletest.Serve(t, "--config", "luaws.toml")
 }
 
 // names lists the "name" of each entry of a people list.
@@ -44,11 +44,31 @@ func wantFields(t testing.TB, m map[string]any, want map[string]any) {
 }
 
 func TestServePrintsThePageURL(t *testing.T) {
-	srv := startChat(t)
-	want := "luaws serving static files on http://" + srv.Addr() + "/"
-	if !srv.WaitStdout(want) {
-		t.Errorf("serve printed %q, want a line %q", srv.Stdout(), want)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"config", []string{"--config", "luaws.toml"}},
+		{"flags", []string{"--serializer", "json", "--static", "public", "chat.lua"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := exampletest.Serve(t, tc.args...)
+			for _, want := range []string{
+				"luaws listening on ws://" + srv.Addr() + "/ws",
+				"luaws serving static files on http://" + srv.Addr() + "/",
+			} {
+				if !srv.WaitStdout(want) {
+					t.Errorf("serve printed %q, want a line %q", srv.Stdout(), want)
+				}
+			}
+			checkPage(t, srv)
+		})
 	}
+}
+
+// checkPage checks that srv serves the page's three files.
+func checkPage(t *testing.T, srv *exampletest.Server) {
+	t.Helper()
 	for _, tc := range []struct{ path, contentType, contains string }{
 		{"/", "text/html", `<script src="app.js"`},
 		{"/app.js", "javascript", "new WebSocket("},

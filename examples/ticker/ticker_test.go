@@ -1,29 +1,16 @@
 package ticker_test
 
 import (
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/examples/internal/exampletest"
-	"github.com/luaws/luaws/luabind"
 )
 
-// serveTicker serves ticker.lua, or skips while luaws has no timers or
-// topics yet.
+// serveTicker serves ticker.lua the way its README does.
 func serveTicker(t *testing.T) *exampletest.Server {
 	t.Helper()
-	probe := filepath.Join(t.TempDir(), "probe.lua")
-	src := `assert(luaws.every, "no luaws.every"); assert(luaws.publish, "no luaws.publish"); assert(luaws.shared, "no luaws.shared"); return {}`
-	if err := os.WriteFile(probe, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := luabind.Check(probe, slog.New(slog.DiscardHandler)); err != nil {
-		t.Skipf("timers (issue 3) or topics (issue 6) have not landed: %v", err)
-	}
 	return exampletest.Serve(t, "--serializer", "json", "ticker.lua")
 }
 
