@@ -1,6 +1,9 @@
 package ticker_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -73,6 +76,59 @@ func TestTickerErrors(t *testing.T) {
 		}
 		if m := exampletest.ReadJSON(t, c); m["type"] != "error" {
 			t.Errorf("%s: got %v, want an error", send, m)
+		}
+	}
+}
+
+// A hot reload replaces the timers: once the new version ticks, the old
+// one never does again, and the count goes on from luaws.shared.
+func TestTickerReload(t *testing.T) {
+	src, err := os.ReadFile("ticker.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "ticker.lua")
+	if err := os.WriteFile(script, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := exampletest.Serve(t, "--serializer", "json", script)
+	c := srv.Dial(t, "/ws", nil)
+	exampletest.WriteJSON(t, c, map[string]any{"type": "subscribe", "topic": "prices"})
+	exampletest.ReadType(t, c, "subscribed")
+	before := exampletest.ReadType(t, c, "tick")["n"].(float64)
+
+	const mark = "      msg.topic = topic\n"
+	if !strings.Contains(string(src), mark) {
+		t.Fatalf("ticker.lua has no line %q; update this test", mark)
+	}
+	v2 := strings.Replace(string(src), mark, mark+"      msg.version = 2\n", 1)
+	if err := os.WriteFile(script, []byte(v2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Old ticks until the reload (40 ticks: 10 s), then new ones only.
+	last, reloaded := before, false
+	for i := 0; i < 40 && !reloaded; i++ {
+		m := exampletest.ReadType(t, c, "tick")
+		if n := m["n"].(float64); n <= last {
+			t.Fatalf("tick n = %v after %v, want it to grow across the reload", n, last)
+		} else {
+			last = n
+		}
+		reloaded = m["version"] == 2.0
+	}
+	if !reloaded {
+		t.Fatal("no tick from the new version within 40 ticks: the script was not reloaded")
+	}
+	for range 8 {
+		m := exampletest.ReadType(t, c, "tick")
+		if m["version"] != 2.0 {
+			t.Fatalf("got %v after the new version ticked, want version 2 only", m)
+		}
+		if n := m["n"].(float64); n <= last {
+			t.Fatalf("tick n = %v after %v, want it to grow", n, last)
+		} else {
+			last = n
 		}
 	}
 }
