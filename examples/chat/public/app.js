@@ -188,10 +188,12 @@
     if (on) $("text").focus();
   }
 
+  // colour gives each name a steady hue: a string hash spread around the
+  // colour wheel by the golden angle, so similar names differ.
   function colour(name) {
-    let h = 0;
-    for (const ch of name) h = (h * 31 + ch.codePointAt(0)) % 360;
-    return `hsl(${h} 55% 40%)`;
+    let h = 2166136261;
+    for (const ch of name) h = Math.imul(h ^ ch.codePointAt(0), 16777619) >>> 0;
+    return `hsl(${Math.round((h % 1000) * 137.508) % 360} 55% 40%)`;
   }
 
   function clock() {
