@@ -124,19 +124,9 @@ func TestMetrics(t *testing.T) {
 				t.Fatalf("boom: got close %d, want 1011", ce.Code)
 			}
 
-			var fams map[string]*dto.MetricFamily
-			deadline := time.Now().Add(testTimeout)
-			for {
-				fams = scrape(t, metricsBase+"/metrics")
-				if value(t, fams, "luaws_connections", "mount=/ws") == 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("luaws_connections: got %v, want 2", value(t, fams, "luaws_connections", "mount=/ws"))
-				}
-				time.Sleep(5 * time.Millisecond) // polling with a deadline
-			}
-			for _, c := range []struct {
+			// The writer counts a message once its batch is written, which can
+			// be just after the client read it: poll until the counts settle.
+			want := []struct {
 				name   string
 				labels []string
 				want   float64
@@ -156,11 +146,28 @@ func TestMetrics(t *testing.T) {
 				{"luaws_handler_duration_seconds", []string{"handler=message"}, 7},
 				{"luaws_handler_duration_seconds", []string{"handler=handshake"}, 4},
 				{"luaws_handler_duration_seconds", []string{"handler=open"}, 3},
-			} {
-				labels := append([]string{"mount=/ws"}, c.labels...)
-				if got := value(t, fams, c.name, labels...); got != c.want {
-					t.Errorf("%s%v: got %v, want %v", c.name, c.labels, got, c.want)
+			}
+			var fams map[string]*dto.MetricFamily
+			deadline := time.Now().Add(testTimeout)
+			for {
+				fams = scrape(t, metricsBase+"/metrics")
+				var wrong []string
+				if got := value(t, fams, "luaws_connections", "mount=/ws"); got != 2 {
+					wrong = append(wrong, fmt.Sprintf("luaws_connections: got %v, want 2", got))
 				}
+				for _, c := range want {
+					labels := append([]string{"mount=/ws"}, c.labels...)
+					if got := value(t, fams, c.name, labels...); got != c.want {
+						wrong = append(wrong, fmt.Sprintf("%s%v: got %v, want %v", c.name, c.labels, got, c.want))
+					}
+				}
+				if len(wrong) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal(strings.Join(wrong, "\n"))
+				}
+				time.Sleep(5 * time.Millisecond) // polling with a deadline
 			}
 			if got := value(t, fams, "luaws_broker_up", "kind=memory"); got != 1 {
 				t.Errorf("luaws_broker_up{kind=memory}: got %v, want 1", got)
