@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 func TestIDs(t *testing.T) {
@@ -31,7 +32,7 @@ func TestIDs(t *testing.T) {
 	for i, url := range []string{urlA, urlB, urlA} {
 		ws := dial(t, url)
 		want := strconv.Itoa(i + 1)
-		if got := readText(t, ws); got != want {
+		if got := enginetest.ReadText(t, ws); got != want {
 			t.Fatalf("client %d: got id %s, want %s", i, got, want)
 		}
 		if got := rec.waitOpen(t).ID(); got != uint64(i+1) {
@@ -46,7 +47,7 @@ func TestIDs(t *testing.T) {
 	// Closed ids are not reused.
 	for _, want := range []string{"4", "5"} {
 		ws := dial(t, urlB)
-		if got := readText(t, ws); got != want {
+		if got := enginetest.ReadText(t, ws); got != want {
 			t.Fatalf("after close: got id %s, want %s", got, want)
 		}
 	}
@@ -66,7 +67,7 @@ func testEcho(t *testing.T, compress bool) {
 	_, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) { mc.Compression = compress }))
 	d := *websocket.DefaultDialer
 	d.EnableCompression = true // the client always offers it
-	ws, resp, err := dialWith(t, &d, url, nil)
+	ws, resp, err := enginetest.DialWith(t, &d, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +92,8 @@ func testEcho(t *testing.T, compress bool) {
 	want := []event{{kind: "open"}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			writeMsg(t, ws, tt.typ, tt.data)
-			typ, data := readMsg(t, ws)
+			enginetest.Write(t, ws, tt.typ, tt.data)
+			typ, data := enginetest.Read(t, ws)
 			if typ != tt.typ || !bytes.Equal(data, tt.data) {
 				t.Errorf("got (%d, %d bytes), want (%d, %d bytes)", typ, len(data), tt.typ, len(tt.data))
 			}
@@ -107,7 +108,7 @@ func testEcho(t *testing.T, compress bool) {
 	if n, err := c.Mount().Broadcast(websocket.TextMessage, []byte("to all"), 0); n != 1 || err != nil {
 		t.Fatalf("Broadcast: got (%d, %v), want (1, nil)", n, err)
 	}
-	if got := readText(t, ws); got != "to all" {
+	if got := enginetest.ReadText(t, ws); got != "to all" {
 		t.Errorf("broadcast: got %q, want %q", got, "to all")
 	}
 }
@@ -125,14 +126,14 @@ func TestMessageOrder(t *testing.T) {
 		ws := dial(t, url)
 		wg.Go(func() {
 			for i := range msgs {
-				_ = ws.SetWriteDeadline(time.Now().Add(testTimeout))
+				_ = ws.SetWriteDeadline(time.Now().Add(enginetest.Timeout))
 				if err := ws.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i))); err != nil {
 					t.Errorf("write: %v", err)
 					return
 				}
 			}
 			for i := range msgs {
-				_ = ws.SetReadDeadline(time.Now().Add(testTimeout))
+				_ = ws.SetReadDeadline(time.Now().Add(enginetest.Timeout))
 				_, data, err := ws.ReadMessage()
 				if err != nil {
 					t.Errorf("read: %v", err)
@@ -142,7 +143,7 @@ func TestMessageOrder(t *testing.T) {
 					t.Errorf("echo %d: got %q, want %q", i, got, want)
 				}
 			}
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(testTimeout))
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(enginetest.Timeout))
 		})
 	}
 	wg.Wait()
@@ -194,7 +195,7 @@ func TestCloseCodes(t *testing.T) {
 		{
 			name: "client closes",
 			act: func(t *testing.T, ws *websocket.Conn) {
-				if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(testTimeout)); err != nil {
+				if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(enginetest.Timeout)); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -211,9 +212,9 @@ func TestCloseCodes(t *testing.T) {
 			},
 			act: func(t *testing.T, ws *websocket.Conn) {
 				for range 20 {
-					writeMsg(t, ws, websocket.TextMessage, []byte("burst"))
+					enginetest.Write(t, ws, websocket.TextMessage, []byte("burst"))
 				}
-				if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(testTimeout)); err != nil {
+				if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(enginetest.Timeout)); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -225,25 +226,27 @@ func TestCloseCodes(t *testing.T) {
 				_ = c.Send(websocket.TextMessage, []byte("queued"))
 				c.Close(4000, "x")
 			},
-			act:      func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("close me")) },
+			act: func(t *testing.T, ws *websocket.Conn) {
+				enginetest.Write(t, ws, websocket.TextMessage, []byte("close me"))
+			},
 			wantMsgs: []string{"queued"}, wantClient: 4000, wantCode: 4000, wantReason: "x",
 		},
 		{
 			name:  "message too big",
 			mount: func(mc *engine.MountConfig) { mc.MaxMessageSize = 1024 },
 			act: func(t *testing.T, ws *websocket.Conn) {
-				writeMsg(t, ws, websocket.BinaryMessage, make([]byte, 1024)) // the limit itself is fine
-				if _, data := readMsg(t, ws); len(data) != 1024 {
+				enginetest.Write(t, ws, websocket.BinaryMessage, make([]byte, 1024)) // the limit itself is fine
+				if _, data := enginetest.Read(t, ws); len(data) != 1024 {
 					t.Fatalf("echo: got %d bytes, want 1024", len(data))
 				}
-				writeMsg(t, ws, websocket.BinaryMessage, make([]byte, 1025))
+				enginetest.Write(t, ws, websocket.BinaryMessage, make([]byte, 1025))
 			},
 			wantClient: websocket.CloseMessageTooBig, wantCode: websocket.CloseMessageTooBig,
 		},
 		{
 			name: "invalid utf-8",
 			act: func(t *testing.T, ws *websocket.Conn) {
-				writeMsg(t, ws, websocket.TextMessage, []byte{'o', 'k', 0xff, 0xfe})
+				enginetest.Write(t, ws, websocket.TextMessage, []byte{'o', 'k', 0xff, 0xfe})
 			},
 			wantClient: websocket.CloseInvalidFramePayloadData, wantCode: websocket.CloseInvalidFramePayloadData, wantReason: "UTF-8",
 		},
@@ -263,15 +266,19 @@ func TestCloseCodes(t *testing.T) {
 			wantCode: websocket.CloseAbnormalClosure,
 		},
 		{
-			name:       "handler panics",
-			onMessage:  func(c *engine.Conn, m engine.Message) { panic("boom") },
-			act:        func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("panic")) },
+			name:      "handler panics",
+			onMessage: func(c *engine.Conn, m engine.Message) { panic("boom") },
+			act: func(t *testing.T, ws *websocket.Conn) {
+				enginetest.Write(t, ws, websocket.TextMessage, []byte("panic"))
+			},
 			wantClient: websocket.CloseInternalServerErr, wantCode: websocket.CloseInternalServerErr,
 		},
 		{
-			name:       "long reason is cut",
-			onMessage:  func(c *engine.Conn, m engine.Message) { c.Close(4002, longReason) },
-			act:        func(t *testing.T, ws *websocket.Conn) { writeMsg(t, ws, websocket.TextMessage, []byte("close me")) },
+			name:      "long reason is cut",
+			onMessage: func(c *engine.Conn, m engine.Message) { c.Close(4002, longReason) },
+			act: func(t *testing.T, ws *websocket.Conn) {
+				enginetest.Write(t, ws, websocket.TextMessage, []byte("close me"))
+			},
 			wantClient: 4002, wantCode: 4002, wantReason: longReason[:122],
 		},
 	}
@@ -292,7 +299,7 @@ func TestCloseCodes(t *testing.T) {
 
 			tt.act(t, ws)
 			if tt.wantClient != 0 {
-				ce, msgs := readClose(t, ws)
+				ce, msgs := enginetest.ReadClose(t, ws)
 				if ce.Code != tt.wantClient {
 					t.Errorf("client: got close %d %q, want %d", ce.Code, ce.Text, tt.wantClient)
 				}
@@ -352,7 +359,7 @@ func TestSendAfterClose(t *testing.T) {
 	if !errors.Is(r.sendAfter, engine.ErrClosed) {
 		t.Errorf("Send after Close: got %v, want ErrClosed", r.sendAfter)
 	}
-	ce, msgs := readClose(t, ws)
+	ce, msgs := enginetest.ReadClose(t, ws)
 	if ce.Code != websocket.CloseNormalClosure || ce.Text != "done" || !slices.Equal(msgs, []string{"hi"}) {
 		t.Errorf("client: got %q then close %d %q, want [hi] then close 1000 \"done\"", msgs, ce.Code, ce.Text)
 	}
@@ -389,14 +396,14 @@ func TestSlowConsumer(t *testing.T) {
 	roundTrip := func(i int) {
 		t.Helper()
 		msg := fmt.Sprintf("ping %d", i)
-		writeMsg(t, good, websocket.TextMessage, []byte(msg))
+		enginetest.Write(t, good, websocket.TextMessage, []byte(msg))
 		_ = good.SetReadDeadline(time.Now().Add(2 * time.Second))
 		_, data, err := good.ReadMessage()
 		if err != nil || string(data) != msg {
 			t.Fatalf("good client, echo %d: got %q, %v, want %q", i, data, err, msg)
 		}
 	}
-	writeMsg(t, slow, websocket.TextMessage, []byte("flood")) // slow never reads
+	enginetest.Write(t, slow, websocket.TextMessage, []byte("flood")) // slow never reads
 	for i := range 20 {
 		roundTrip(i)
 	}
@@ -405,8 +412,8 @@ func TestSlowConsumer(t *testing.T) {
 		if !errors.Is(err, engine.ErrSlowConsumer) {
 			t.Fatalf("flooding Send: got %v, want ErrSlowConsumer", err)
 		}
-	case <-time.After(testTimeout):
-		t.Fatalf("flooding handler still running after %v: Send blocks", testTimeout)
+	case <-time.After(enginetest.Timeout):
+		t.Fatalf("flooding handler still running after %v: Send blocks", enginetest.Timeout)
 	}
 	if e := rec.waitClose(t, slowID); e.code != websocket.ClosePolicyViolation {
 		t.Errorf("slow Close: got %d %q, want 1008", e.code, e.reason)
@@ -465,7 +472,7 @@ func TestDeadPeer(t *testing.T) {
 	}
 	select {
 	case <-deadDone:
-	case <-time.After(testTimeout):
+	case <-time.After(enginetest.Timeout):
 		t.Errorf("dead peer: the server did not drop the socket")
 	}
 	// The live client answers pings for longer than PongTimeout after the
@@ -487,7 +494,7 @@ func TestPingStorm(t *testing.T) {
 	rec.onMessage = echo
 	_, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) {
 		mc.PingInterval = time.Microsecond
-		mc.PongTimeout = testTimeout
+		mc.PongTimeout = enginetest.Timeout
 	}))
 	for range 3 {
 		ws := dial(t, url)
@@ -498,14 +505,14 @@ func TestPingStorm(t *testing.T) {
 			return ws.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(time.Second))
 		})
 		// Pings are handled while the client reads: echo until some came.
-		deadline := time.Now().Add(testTimeout)
+		deadline := time.Now().Add(enginetest.Timeout)
 		for i := 0; i < 20 || pings.Load() < 3; i++ {
 			if time.Now().After(deadline) {
-				t.Fatalf("got %d pings in %v, want at least 3", pings.Load(), testTimeout)
+				t.Fatalf("got %d pings in %v, want at least 3", pings.Load(), enginetest.Timeout)
 			}
 			msg := strconv.Itoa(i)
-			writeMsg(t, ws, websocket.TextMessage, []byte(msg))
-			if got := readText(t, ws); got != msg {
+			enginetest.Write(t, ws, websocket.TextMessage, []byte(msg))
+			if got := enginetest.ReadText(t, ws); got != msg {
 				t.Fatalf("echo: got %q, want %q", got, msg)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 func TestData(t *testing.T) {
@@ -68,8 +69,8 @@ func TestDataConcurrent(t *testing.T) {
 		})
 	}
 	for range rounds {
-		writeMsg(t, ws, websocket.TextMessage, []byte("x"))
-		readMsg(t, ws)
+		enginetest.Write(t, ws, websocket.TextMessage, []byte("x"))
+		enginetest.Read(t, ws)
 	}
 	wg.Wait()
 	if v, _ := d.Get("count"); v != int64(rounds) {

@@ -1,11 +1,7 @@
 package engine_test
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,10 +9,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
-
-// testTimeout bounds every wait in the tests.
-const testTimeout = 5 * time.Second
 
 // echoHandler is the smallest useful Handler: it sends every message back.
 type echoHandler struct{}
@@ -127,8 +121,8 @@ func (r *recorder) waitOpen(t testing.TB) *engine.Conn {
 	select {
 	case c := <-r.opens:
 		return c
-	case <-time.After(testTimeout):
-		t.Fatalf("no Open within %v", testTimeout)
+	case <-time.After(enginetest.Timeout):
+		t.Fatalf("no Open within %v", enginetest.Timeout)
 		return nil
 	}
 }
@@ -169,122 +163,14 @@ func (h errorReplier) HandshakeFailed(req *engine.Request, e *engine.HandshakeEr
 	return h.reply(req, e)
 }
 
-// waitFor polls cond until it holds, failing the test after testTimeout.
+// waitFor and dial are the short forms of [enginetest.WaitFor] and
+// [enginetest.Dial] that the tests and benchmarks use.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling with a deadline
-	}
+	enginetest.WaitFor(t, what, cond)
 }
 
-// dial opens a client connection, closed in t.Cleanup.
 func dial(t testing.TB, url string) *websocket.Conn {
 	t.Helper()
-	ws, _, err := dialWith(t, websocket.DefaultDialer, url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	return ws
-}
-
-// dialWith dials with d and header; on a failed handshake it returns the
-// response with its body read into a string-able reader.
-func dialWith(t testing.TB, d *websocket.Dialer, url string, header http.Header) (*websocket.Conn, *http.Response, error) {
-	t.Helper()
-	ws, resp, err := d.Dial(url, header)
-	if err != nil {
-		return nil, resp, err
-	}
-	t.Cleanup(func() { _ = ws.Close() })
-	return ws, resp, nil
-}
-
-// bodyOf reads a response body.
-func bodyOf(t testing.TB, resp *http.Response) string {
-	t.Helper()
-	if resp == nil || resp.Body == nil {
-		return ""
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return string(b)
-}
-
-// readMsg reads one message, bounded by testTimeout.
-func readMsg(t testing.TB, ws *websocket.Conn) (int, []byte) {
-	t.Helper()
-	_ = ws.SetReadDeadline(time.Now().Add(testTimeout))
-	typ, data, err := ws.ReadMessage()
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return typ, data
-}
-
-// readText reads one message and wants a text frame.
-func readText(t testing.TB, ws *websocket.Conn) string {
-	t.Helper()
-	typ, data := readMsg(t, ws)
-	if typ != websocket.TextMessage {
-		t.Fatalf("got message type %d, want text (%d)", typ, websocket.TextMessage)
-	}
-	return string(data)
-}
-
-// readClose reads until the connection ends and returns the close frame
-// the server sent; data messages before it are returned too.
-func readClose(t testing.TB, ws *websocket.Conn) (*websocket.CloseError, []string) {
-	t.Helper()
-	var msgs []string
-	_ = ws.SetReadDeadline(time.Now().Add(testTimeout))
-	for {
-		_, data, err := ws.ReadMessage()
-		if err == nil {
-			msgs = append(msgs, string(data))
-			continue
-		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("read: got %v, want a close frame", err)
-		}
-		return ce, msgs
-	}
-}
-
-// writeMsg writes one message, bounded by testTimeout.
-func writeMsg(t testing.TB, ws *websocket.Conn, typ int, data []byte) {
-	t.Helper()
-	_ = ws.SetWriteDeadline(time.Now().Add(testTimeout))
-	if err := ws.WriteMessage(typ, data); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-}
-
-// httpURL turns ws://host/path into http://host/path.
-func httpURL(wsURL string) string { return "http" + strings.TrimPrefix(wsURL, "ws") }
-
-// httpGet does a plain GET with header and returns status, headers and body.
-func httpGet(t testing.TB, url string, header http.Header) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps := req.Header
-	for k, vs := range header {
-		maps[k] = vs
-	}
-	client := &http.Client{Timeout: testTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode, resp.Header, bodyOf(t, resp)
+	return enginetest.Dial(t, url)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/engine/middleware"
 )
 
@@ -27,13 +28,13 @@ func TestIdleTimeout(t *testing.T) {
 	start := time.Now()
 	for i := 0; time.Since(start) < 900*time.Millisecond; i++ {
 		<-tick.C
-		writeMsg(t, active, websocket.TextMessage, []byte("still here"))
-		if got := readText(t, active); got != "still here" {
+		enginetest.Write(t, active, websocket.TextMessage, []byte("still here"))
+		if got := enginetest.ReadText(t, active); got != "still here" {
 			t.Fatalf("message %d: got %q", i, got)
 		}
 	}
 	// Silent from now on: closed with 1001 "idle timeout".
-	ce, _ := readClose(t, active)
+	ce, _ := enginetest.ReadClose(t, active)
 	if ce.Code != websocket.CloseGoingAway || ce.Text != "idle timeout" {
 		t.Errorf("got close %d %q, want 1001 \"idle timeout\"", ce.Code, ce.Text)
 	}
@@ -57,7 +58,7 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_ = conn.SetReadDeadline(time.Now().Add(testTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(enginetest.Timeout))
 	b, err := io.ReadAll(conn)
 	if err != nil {
 		t.Fatalf("read: got %v, want the server to close the connection", err)
@@ -75,11 +76,11 @@ func TestMaxConnectionsLimits(t *testing.T) {
 	cfg.MaxConnections = 2
 	srv, url := newTestServer(t, cfg)
 	a, b := dial(t, url), dial(t, url)
-	_, resp, err := dialWith(t, websocket.DefaultDialer, url, nil)
+	_, resp, err := enginetest.DialWith(t, websocket.DefaultDialer, url, nil)
 	if err == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("third connection: got %v, want 503", err)
 	}
-	if got := bodyOf(t, resp); got != "too many connections: server limit of 2 reached\n" {
+	if got := enginetest.Body(t, resp); got != "too many connections: server limit of 2 reached\n" {
 		t.Errorf("body: got %q", got)
 	}
 	_ = b
@@ -102,17 +103,17 @@ func TestMaxConnectionsPerAddr(t *testing.T) {
 	cfg.MaxConnectionsPerAddr = 1
 	_, url := newTestServer(t, cfg)
 	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
-	if _, _, err := dialWith(t, websocket.DefaultDialer, url, from("203.0.113.1")); err != nil {
+	if _, _, err := enginetest.DialWith(t, websocket.DefaultDialer, url, from("203.0.113.1")); err != nil {
 		t.Fatalf("first from 203.0.113.1: %v", err)
 	}
-	if _, _, err := dialWith(t, websocket.DefaultDialer, url, from("203.0.113.2")); err != nil {
+	if _, _, err := enginetest.DialWith(t, websocket.DefaultDialer, url, from("203.0.113.2")); err != nil {
 		t.Fatalf("first from 203.0.113.2: %v", err)
 	}
-	_, resp, err := dialWith(t, websocket.DefaultDialer, url, from("203.0.113.1"))
+	_, resp, err := enginetest.DialWith(t, websocket.DefaultDialer, url, from("203.0.113.1"))
 	if err == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("second from 203.0.113.1: got %v, want 503", err)
 	}
-	if got := bodyOf(t, resp); got != "too many connections: limit of 1 per client address reached\n" {
+	if got := enginetest.Body(t, resp); got != "too many connections: limit of 1 per client address reached\n" {
 		t.Errorf("body: got %q", got)
 	}
 }
@@ -130,8 +131,8 @@ func TestMaxMessageSize(t *testing.T) {
 				mc.MaxMessageSize = 64 << 10
 				mc.Compression = compress
 			}))
-			d := &websocket.Dialer{EnableCompression: compress, HandshakeTimeout: testTimeout}
-			ws, resp, err := dialWith(t, d, url, nil)
+			d := &websocket.Dialer{EnableCompression: compress, HandshakeTimeout: enginetest.Timeout}
+			ws, resp, err := enginetest.DialWith(t, d, url, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,8 +141,8 @@ func TestMaxMessageSize(t *testing.T) {
 				t.Fatalf("Sec-WebSocket-Extensions %q: negotiated %v, want %v", ext, got, compress)
 			}
 			atLimit := bytes.Repeat([]byte("a"), 64<<10)
-			writeMsg(t, ws, websocket.BinaryMessage, atLimit)
-			if _, got := readMsg(t, ws); !bytes.Equal(got, atLimit) {
+			enginetest.Write(t, ws, websocket.BinaryMessage, atLimit)
+			if _, got := enginetest.Read(t, ws); !bytes.Equal(got, atLimit) {
 				t.Fatalf("64 KiB message: got %d bytes back, want %d", len(got), len(atLimit))
 			}
 			// Compressed, a megabyte of zeros is about a kilobyte on the
@@ -150,8 +151,8 @@ func TestMaxMessageSize(t *testing.T) {
 			if compress {
 				tooBig = make([]byte, 1<<20)
 			}
-			writeMsg(t, ws, websocket.BinaryMessage, tooBig)
-			ce, msgs := readClose(t, ws)
+			enginetest.Write(t, ws, websocket.BinaryMessage, tooBig)
+			ce, msgs := enginetest.ReadClose(t, ws)
 			if ce.Code != websocket.CloseMessageTooBig {
 				t.Errorf("got close %d %q, want 1009", ce.Code, ce.Text)
 			}

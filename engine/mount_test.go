@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 func TestBroadcast(t *testing.T) {
@@ -45,7 +46,7 @@ func TestBroadcast(t *testing.T) {
 				if err := m.Conn(id).Send(websocket.TextMessage, []byte("marker")); err != nil {
 					t.Fatal(err)
 				}
-				typ, data := readMsg(t, ws)
+				typ, data := enginetest.Read(t, ws)
 				if id == tt.except {
 					if string(data) != "marker" {
 						t.Errorf("conn %d (except): got %q, want the marker", id, data)
@@ -55,7 +56,7 @@ func TestBroadcast(t *testing.T) {
 				if typ != tt.typ || string(data) != tt.data {
 					t.Errorf("conn %d: got (%d, %q), want (%d, %q)", id, typ, data, tt.typ, tt.data)
 				}
-				if got := readText(t, ws); got != "marker" {
+				if got := enginetest.ReadText(t, ws); got != "marker" {
 					t.Errorf("conn %d: got %q, want the marker", id, got)
 				}
 			}
@@ -106,7 +107,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("other mount Len: got %d, want 0", n)
 	}
 
-	_ = clients[1].WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(testTimeout))
+	_ = clients[1].WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(enginetest.Timeout))
 	if e := rec.waitClose(t, 2); e.inRegistry {
 		t.Errorf("conn 2 was in the registry during Close, want it gone")
 	}

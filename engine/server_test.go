@@ -2,17 +2,9 @@ package engine_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // newTestServer starts a server for cfg on 127.0.0.1:0 and returns it with
@@ -35,65 +28,14 @@ func newTestServer(t testing.TB, cfg engine.Config) (*engine.Server, string) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	waitFor(t, "Serve to start", func() bool { return srv.Addr() != nil })
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: got %v, want nil", err)
-		}
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve: got %v, want nil", err)
-			}
-		case <-ctx.Done():
-			t.Errorf("Serve did not return after Shutdown")
-		}
-	})
-	path := cfg.Mounts[0].Path
-	if path == "" {
-		path = engine.DefaultMountPath
-	}
-	return srv, "ws://" + ln.Addr().String() + path
+	return srv, enginetest.Serve(t, srv)
 }
 
-// testLogger logs to t.Output(). Lines written after the test has ended
-// are dropped instead of panicking.
+// testLogger logs every level to t.Output().
 func testLogger(t testing.TB) *slog.Logger { return testLoggerAt(t, slog.LevelDebug) }
 
-func testLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(w.stop) // registered before the server's cleanup, so it runs after it
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-type testWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done {
-		return len(p), nil
-	}
-	return w.w.Write(p)
-}
-
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
-}
+// testLoggerAt logs level and above to t.Output().
+func testLoggerAt(t testing.TB, level slog.Level) *slog.Logger { return enginetest.Logger(t, level) }
 
 func TestNewValidates(t *testing.T) {
 	tests := []struct {
@@ -136,7 +78,7 @@ func TestShutdown(t *testing.T) {
 		results = append(results, ch)
 		go func() {
 			// Read as a live client does, answering the server's close frame.
-			_ = ws.SetReadDeadline(time.Now().Add(testTimeout))
+			_ = ws.SetReadDeadline(time.Now().Add(enginetest.Timeout))
 			for {
 				if _, _, err := ws.ReadMessage(); err != nil {
 					var ce *websocket.CloseError
@@ -148,7 +90,7 @@ func TestShutdown(t *testing.T) {
 		}()
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), enginetest.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: got %v, want nil", err)
@@ -171,7 +113,7 @@ func TestShutdown(t *testing.T) {
 			if r.ce == nil || r.ce.Code != websocket.CloseGoingAway {
 				t.Errorf("client %d: got %v, want close 1001", i, r.err)
 			}
-		case <-time.After(testTimeout):
+		case <-time.After(enginetest.Timeout):
 			t.Fatalf("client %d: no close frame", i)
 		}
 	}
@@ -258,55 +200,25 @@ func TestAddr(t *testing.T) {
 
 // TestTLS: with Config.TLSConfig set, Serve speaks wss://.
 func TestTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert := enginetest.SelfSigned(t)
 	rec := newRecorder()
 	rec.onMessage = echo
 	cfg := mountOf(rec)
-	cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
 	_, url := newTestServer(t, cfg)
 	url = "wss" + strings.TrimPrefix(url, "ws")
 
-	if _, _, err := dialWith(t, websocket.DefaultDialer, url, nil); err == nil {
+	if _, _, err := enginetest.DialWith(t, websocket.DefaultDialer, url, nil); err == nil {
 		t.Fatalf("dial without trusting the certificate: got a connection, want an error")
 	}
 	d := *websocket.DefaultDialer
-	d.TLSClientConfig = &tls.Config{RootCAs: pool}
-	ws, _, err := dialWith(t, &d, url, nil)
+	d.TLSClientConfig = &tls.Config{RootCAs: cert.Pool}
+	ws, _, err := enginetest.DialWith(t, &d, url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	writeMsg(t, ws, websocket.TextMessage, []byte("over tls"))
-	if got := readText(t, ws); got != "over tls" {
+	enginetest.Write(t, ws, websocket.TextMessage, []byte("over tls"))
+	if got := enginetest.ReadText(t, ws); got != "over tls" {
 		t.Errorf("echo: got %q, want %q", got, "over tls")
 	}
-}
-
-// selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "luaws test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

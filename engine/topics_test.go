@@ -10,6 +10,7 @@ import (
 
 	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/broker"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // topicHandler speaks a tiny command protocol for the topic tests:
@@ -70,8 +71,8 @@ func startNodes(t *testing.T, n int, b broker.Broker) []node {
 // command sends cmd and waits for its "ok".
 func command(t *testing.T, ws *websocket.Conn, cmd string) {
 	t.Helper()
-	writeMsg(t, ws, websocket.TextMessage, []byte(cmd))
-	if got := readText(t, ws); got != "ok "+cmd {
+	enginetest.Write(t, ws, websocket.TextMessage, []byte(cmd))
+	if got := enginetest.ReadText(t, ws); got != "ok "+cmd {
 		t.Fatalf("%s: got %q, want %q", cmd, got, "ok "+cmd)
 	}
 }
@@ -88,24 +89,24 @@ func TestTopicsOneNode(t *testing.T) {
 		t.Fatalf("Subscribers(news): got %d, want 2", got)
 	}
 
-	writeMsg(t, other, websocket.TextMessage, []byte("pub news hello"))
+	enginetest.Write(t, other, websocket.TextMessage, []byte("pub news hello"))
 	for i, ws := range []*websocket.Conn{sub1, sub2} {
-		if got := readText(t, ws); got != "hello" {
+		if got := enginetest.ReadText(t, ws); got != "hello" {
 			t.Fatalf("subscriber %d: got %q, want hello", i+1, got)
 		}
 	}
 
 	command(t, sub1, "unsub news")
-	writeMsg(t, sub1, websocket.TextMessage, []byte("unsub news"))
-	if got := readText(t, sub1); got != "not subscribed news" {
+	enginetest.Write(t, sub1, websocket.TextMessage, []byte("unsub news"))
+	if got := enginetest.ReadText(t, sub1); got != "not subscribed news" {
 		t.Fatalf("second unsub: got %q, want %q", got, "not subscribed news")
 	}
-	writeMsg(t, other, websocket.TextMessage, []byte("pub news again"))
-	writeMsg(t, other, websocket.TextMessage, []byte("pub sport goal"))
-	if got := readText(t, sub2); got != "again" {
+	enginetest.Write(t, other, websocket.TextMessage, []byte("pub news again"))
+	enginetest.Write(t, other, websocket.TextMessage, []byte("pub sport goal"))
+	if got := enginetest.ReadText(t, sub2); got != "again" {
 		t.Fatalf("sub2: got %q, want again", got)
 	}
-	if got := readText(t, other); got != "goal" {
+	if got := enginetest.ReadText(t, other); got != "goal" {
 		t.Fatalf("other: got %q, want goal", got)
 	}
 	// sub1 left news: the next thing it reads is the reply to its next command.
@@ -171,24 +172,24 @@ func TestTwoNodes(t *testing.T) {
 
 	const n = 200
 	for i := range n {
-		writeMsg(t, pub, websocket.TextMessage, fmt.Appendf(nil, "pub room m%d", i))
+		enginetest.Write(t, pub, websocket.TextMessage, fmt.Appendf(nil, "pub room m%d", i))
 	}
-	writeMsg(t, pub, websocket.TextMessage, []byte("pub room end"))
+	enginetest.Write(t, pub, websocket.TextMessage, []byte("pub room end"))
 	for name, ws := range map[string]*websocket.Conn{"A": onA, "B": onB} {
 		for i := range n {
-			if got, want := readText(t, ws), fmt.Sprintf("m%d", i); got != want {
+			if got, want := enginetest.ReadText(t, ws), fmt.Sprintf("m%d", i); got != want {
 				t.Fatalf("node %s: message %d: got %q, want %q", name, i, got, want)
 			}
 		}
-		if got := readText(t, ws); got != "end" {
+		if got := enginetest.ReadText(t, ws); got != "end" {
 			t.Fatalf("node %s: got %q after the last message, want end (a duplicate?)", name, got)
 		}
 	}
 
 	// A broadcast crosses nodes; except names a connection of A only.
-	writeMsg(t, onA, websocket.TextMessage, []byte("all hi"))
+	enginetest.Write(t, onA, websocket.TextMessage, []byte("all hi"))
 	for name, ws := range map[string]*websocket.Conn{"A publisher": pub, "B": onB} {
-		if got := readText(t, ws); got != "hi" {
+		if got := enginetest.ReadText(t, ws); got != "hi" {
 			t.Fatalf("%s: got %q, want hi", name, got)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // TestHandshaker checks what a Handshaker's reply does: subprotocol only
@@ -32,8 +33,8 @@ func TestHandshakerReply(t *testing.T) {
 	}}
 	_, url := newTestServer(t, mountOf(h))
 
-	d := &websocket.Dialer{Subprotocols: []string{"a", "b"}, HandshakeTimeout: testTimeout}
-	ws, resp, err := dialWith(t, d, url+"?sp=b", nil)
+	d := &websocket.Dialer{Subprotocols: []string{"a", "b"}, HandshakeTimeout: enginetest.Timeout}
+	ws, resp, err := enginetest.DialWith(t, d, url+"?sp=b", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestHandshakerReply(t *testing.T) {
 		t.Errorf("Attached: got %v, want the handshake's Attach", got)
 	}
 
-	if ws, _, err := dialWith(t, d, url+"?sp=c", nil); err != nil || ws.Subprotocol() != "" {
+	if ws, _, err := enginetest.DialWith(t, d, url+"?sp=c", nil); err != nil || ws.Subprotocol() != "" {
 		t.Errorf("not offered: got %v %q, want no subprotocol", err, ws.Subprotocol())
 	}
 	for _, tc := range []struct {
@@ -65,11 +66,11 @@ func TestHandshakerReply(t *testing.T) {
 		{"do=reject", 404, "no such room"},
 		{"do=fail", 403, "rejected\n"}, // the error's text is for the log only
 	} {
-		_, resp, err := dialWith(t, d, url+"?"+tc.query, nil)
+		_, resp, err := enginetest.DialWith(t, d, url+"?"+tc.query, nil)
 		if err == nil {
 			t.Fatalf("%s: connected, want %d", tc.query, tc.status)
 		}
-		if got := bodyOf(t, resp); resp.StatusCode != tc.status || got != tc.body {
+		if got := enginetest.Body(t, resp); resp.StatusCode != tc.status || got != tc.body {
 			t.Errorf("%s: got %d %q, want %d %q", tc.query, resp.StatusCode, got, tc.status, tc.body)
 		}
 	}
@@ -87,10 +88,11 @@ func TestErrorReplierKeepsHeaders(t *testing.T) {
 		},
 	}
 	_, url := newTestServer(t, mountOf(h))
-	status, header, body := httpGet(t, httpURL(url), http.Header{
+	resp, body := enginetest.Get(t, enginetest.HTTPURL(url), http.Header{
 		"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
 		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Version": {"8"},
 	})
+	status, header := resp.StatusCode, resp.Header
 	if status != http.StatusUpgradeRequired || body != "custom invalid request" || header.Get("Sec-Websocket-Version") != "13" {
 		t.Errorf("got %d %q Sec-WebSocket-Version %q, want 426, the custom body and 13", status, body, header.Get("Sec-Websocket-Version"))
 	}

@@ -6,13 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // upgradeHeader is a valid client handshake but for the version.
@@ -45,7 +45,8 @@ func TestHandshakeInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, header, body := httpDo(t, tt.method, httpURL(wsURL), tt.header)
+			resp, body := enginetest.Do(t, tt.method, enginetest.HTTPURL(wsURL), tt.header, nil)
+			status, header := resp.StatusCode, resp.Header
 			if status != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
 				t.Errorf("got %d %q, want %d with %q", status, body, tt.wantStatus, tt.wantBody)
 			}
@@ -85,14 +86,14 @@ func TestOrigin(t *testing.T) {
 			} else if tt.origin != "" {
 				header.Set("Origin", tt.origin)
 			}
-			_, resp, err := dialWith(t, websocket.DefaultDialer, wsURL, header)
+			_, resp, err := enginetest.DialWith(t, websocket.DefaultDialer, wsURL, header)
 			switch {
 			case tt.wantOK && err != nil:
 				t.Errorf("got %v, want a connection", err)
 			case !tt.wantOK && err == nil:
 				t.Errorf("got a connection, want 403")
 			case !tt.wantOK:
-				if body := bodyOf(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "origin not allowed") {
+				if body := enginetest.Body(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "origin not allowed") {
 					t.Errorf("got %d %q, want 403 \"origin not allowed\"", resp.StatusCode, body)
 				}
 			}
@@ -174,12 +175,12 @@ func TestHandshaker(t *testing.T) {
 			_, wsURL := newTestServer(t, mountOf(h, func(mc *engine.MountConfig) { mc.Subprotocols = tt.mountProto }))
 			d := *websocket.DefaultDialer
 			d.Subprotocols = tt.offer
-			ws, resp, err := dialWith(t, &d, wsURL+"?user=ann", nil)
+			ws, resp, err := enginetest.DialWith(t, &d, wsURL+"?user=ann", nil)
 			if tt.wantStatus != 0 {
 				if err == nil {
 					t.Fatalf("got a connection, want %d", tt.wantStatus)
 				}
-				if body := bodyOf(t, resp); resp.StatusCode != tt.wantStatus || body != tt.wantBody {
+				if body := enginetest.Body(t, resp); resp.StatusCode != tt.wantStatus || body != tt.wantBody {
 					t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
 				}
 				return
@@ -226,7 +227,7 @@ func TestHandshakeRequest(t *testing.T) {
 	_, wsURL := newTestServer(t, cfg)
 	d := *websocket.DefaultDialer
 	d.Subprotocols = []string{"chat", "v2"}
-	dialWith(t, &d, wsURL+"lobby?user=ann&user=bob", http.Header{"X-Test": {"yes"}})
+	enginetest.DialWith(t, &d, wsURL+"lobby?user=ann&user=bob", http.Header{"X-Test": {"yes"}})
 	req := <-reqs
 	c := rec.waitOpen(t)
 	if c.Request() != req {
@@ -295,14 +296,14 @@ func TestErrorReplier(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, resp, err := dialWith(t, websocket.DefaultDialer, tt.url, tt.header)
+			_, resp, err := enginetest.DialWith(t, websocket.DefaultDialer, tt.url, tt.header)
 			if err == nil {
 				t.Fatalf("got a connection, want %d", tt.wantStatus)
 			}
 			if got := <-seenCh; got != tt.wantSeen {
 				t.Errorf("HandshakeFailed saw %+v, want %+v", got, tt.wantSeen)
 			}
-			body := bodyOf(t, resp)
+			body := enginetest.Body(t, resp)
 			if resp.StatusCode != tt.wantStatus || !strings.Contains(body, tt.wantBody) || resp.Header.Get("X-Why") != tt.wantWhy {
 				t.Errorf("got %d %q X-Why %q, want %d %q X-Why %q", resp.StatusCode, body, resp.Header.Get("X-Why"),
 					tt.wantStatus, tt.wantBody, tt.wantWhy)
@@ -310,7 +311,8 @@ func TestErrorReplier(t *testing.T) {
 		})
 	}
 	t.Run("plain GET", func(t *testing.T) {
-		status, _, body := httpDo(t, http.MethodGet, httpURL(wsURL), nil)
+		resp, body := enginetest.Get(t, enginetest.HTTPURL(wsURL), nil)
+		status := resp.StatusCode
 		if got := <-seenCh; got.reason != engine.ReasonInvalidRequest {
 			t.Errorf("HandshakeFailed saw %q, want %q", got.reason, engine.ReasonInvalidRequest)
 		}
@@ -353,7 +355,7 @@ func TestMaxConnections(t *testing.T) {
 			n := len(tt.dialers)
 			var first *websocket.Conn
 			for i, d := range tt.dialers[:n-1] {
-				ws, _, err := dialWith(t, d, wsURL, nil)
+				ws, _, err := enginetest.DialWith(t, d, wsURL, nil)
 				if err != nil {
 					t.Fatalf("dial %d: %v", i, err)
 				}
@@ -362,15 +364,15 @@ func TestMaxConnections(t *testing.T) {
 				}
 				rec.waitOpen(t)
 			}
-			_, resp, err := dialWith(t, tt.dialers[n-1], wsURL, nil)
+			_, resp, err := enginetest.DialWith(t, tt.dialers[n-1], wsURL, nil)
 			if err == nil {
 				t.Fatalf("dial over the limit: got a connection, want 503")
 			}
-			if body := bodyOf(t, resp); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "too many connections") {
+			if body := enginetest.Body(t, resp); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "too many connections") {
 				t.Fatalf("dial over the limit: got %d %q, want 503 \"too many connections\"", resp.StatusCode, body)
 			}
 			if tt.other != nil {
-				if _, _, err := dialWith(t, tt.other, wsURL, nil); err != nil {
+				if _, _, err := enginetest.DialWith(t, tt.other, wsURL, nil); err != nil {
 					t.Skipf("dial from another loopback address: %v (no 127.0.0.2?)", err)
 				}
 				rec.waitOpen(t)
@@ -378,7 +380,7 @@ func TestMaxConnections(t *testing.T) {
 			// A closed connection gives its slot back.
 			first.Close()
 			rec.waitClose(t, 1)
-			if _, _, err := dialWith(t, tt.dialers[n-1], wsURL, nil); err != nil {
+			if _, _, err := enginetest.DialWith(t, tt.dialers[n-1], wsURL, nil); err != nil {
 				t.Fatalf("dial after a close: %v, want a connection", err)
 			}
 			rec.waitOpen(t) // the 101 may reach the client before the conn is registered
@@ -402,35 +404,16 @@ func TestHandshakePanic(t *testing.T) {
 	cfg := mountOf(h)
 	cfg.MaxConnections = 1
 	srv, wsURL := newTestServer(t, cfg)
-	if _, _, err := dialWith(t, websocket.DefaultDialer, wsURL+"?panic", nil); err == nil {
+	if _, _, err := enginetest.DialWith(t, websocket.DefaultDialer, wsURL+"?panic", nil); err == nil {
 		t.Fatalf("dial: got a connection, want an error")
 	}
 	ws := dial(t, wsURL)
 	rec.waitOpen(t)
 	ws.Close()
 	rec.waitClose(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), enginetest.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: got %v, want nil", err)
 	}
-}
-
-// httpDo sends a request with header and returns status, header and body.
-func httpDo(t testing.TB, method, url string, header http.Header) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range header {
-		req.Header[k] = slices.Clone(vs)
-	}
-	client := &http.Client{Timeout: testTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode, resp.Header, bodyOf(t, resp)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // closeScript logs one "close handler" line per close handler run, and
@@ -194,7 +195,7 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
-			var log logBuffer
+			var log enginetest.Buffer
 			o := serverOpts{mount: tt.mount, log: &log}
 			hello := "hello"
 			if tt.json {
@@ -210,7 +211,7 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 			}
 			tt.end(t, ts, c, other)
 			want := closeLine(1, tt.wantCode)
-			log.waitFor(t, want)
+			log.WaitFor(t, want)
 			if tt.name != "shutdown" {
 				// Everybody else is fine.
 				still := "still here"
@@ -221,24 +222,24 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 				if got := <-otherMsgs; got != still {
 					t.Fatalf("other client: got %q, want \"still here\"", got)
 				}
-				if l := log.lines(`line=23 id=2 `); len(l) != 0 {
+				if l := log.Lines(`line=23 id=2 `); len(l) != 0 {
 					t.Fatalf("other client's close handler ran:\n%s", log.String())
 				}
 				if err := other.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)); err != nil {
 					t.Fatal(err)
 				}
-				log.waitFor(t, closeLine(2, websocket.CloseNormalClosure))
+				log.WaitFor(t, closeLine(2, websocket.CloseNormalClosure))
 				shutdown(t, ts)
 			}
 			// Shutdown has waited for every close handler: count them now.
-			if n := len(log.lines(`line=23 id=1 `)); n != 1 {
+			if n := len(log.Lines(`line=23 id=1 `)); n != 1 {
 				t.Fatalf("close handler of conn 1 ran %d times, want once:\n%s", n, log.String())
 			}
-			if n := len(log.lines(`line=23 id=2 `)); n != 1 {
+			if n := len(log.Lines(`line=23 id=2 `)); n != 1 {
 				t.Fatalf("close handler of conn 2 ran %d times, want once:\n%s", n, log.String())
 			}
 			if tt.wantText != "" {
-				l := log.lines(want)[0]
+				l := log.Lines(want)[0]
 				if !strings.Contains(l, tt.wantText) {
 					t.Errorf("close handler line: got %s, want it to contain %s", l, tt.wantText)
 				}
@@ -265,7 +266,7 @@ func TestCloseHandlerRunsOnce(t *testing.T) {
 // another client reads them: the first is closed with 1008 and its close
 // handler runs; the second gets every message.
 func TestSlowConsumer(t *testing.T) {
-	var log logBuffer
+	var log enginetest.Buffer
 	ts := newTestServer(t, `
 local M = {}
 local big = string.rep("x", 256 * 1024)
@@ -299,8 +300,8 @@ return M
 		t.Fatalf("the lazy client was not closed after %d broadcasts of 256 KiB", maxTicks)
 	}
 	t.Logf("the lazy client was closed after %d broadcasts of 256 KiB", tick)
-	log.waitFor(t, `line=9 id=1 code=1008 reason="send queue full"`)
-	if l := log.lines("line=9 id=2 "); len(l) != 0 {
+	log.WaitFor(t, `line=9 id=1 code=1008 reason="send queue full"`)
+	if l := log.Lines("line=9 id=2 "); len(l) != 0 {
 		t.Fatalf("the reader's close handler ran: %s", l)
 	}
 	_ = lazy
@@ -315,7 +316,7 @@ func TestShutdownClosesEveryone(t *testing.T) {
 }
 
 func testShutdownClosesEveryone(t *testing.T, workers int) {
-	var log logBuffer
+	var log enginetest.Buffer
 	ts := newTestServer(t, `
 local M = {}
 function M.open(conn) conn:send("hi") end
@@ -344,10 +345,10 @@ return M
 	}
 	shutdown(t, ts)
 	// No waiting: Shutdown returned after every close handler.
-	if got := len(log.lines(`msg="close handler"`)); got != n {
+	if got := len(log.Lines(`msg="close handler"`)); got != n {
 		t.Fatalf("close handlers run when Shutdown returned: got %d, want %d\n%s", got, n, log.String())
 	}
-	if got := len(log.lines("code=1001")); got < n {
+	if got := len(log.Lines("code=1001")); got < n {
 		t.Errorf("close handlers with 1001: got %d, want %d\n%s", got, n, log.String())
 	}
 	for range n {
@@ -374,7 +375,7 @@ func TestCloseRaces(t *testing.T) {
 }
 
 func testCloseRaces(t *testing.T, workers int) {
-	var log logBuffer
+	var log enginetest.Buffer
 	ts := newTestServer(t, closeScript, serverOpts{workers: workers, mount: engine.MountConfig{SendQueueSize: 4, CloseTimeout: 200 * time.Millisecond}, log: &log})
 	const n = 40
 	conns := make([]*websocket.Conn, n)
@@ -403,7 +404,7 @@ func testCloseRaces(t *testing.T, workers int) {
 	shutdown(t, ts) // while the others are at it
 	wg.Wait()
 	for id := 1; id <= n; id++ {
-		if got := len(log.lines(fmt.Sprintf("line=23 id=%d ", id))); got != 1 {
+		if got := len(log.Lines(fmt.Sprintf("line=23 id=%d ", id))); got != 1 {
 			t.Errorf("close handler of conn %d: ran %d times, want once", id, got)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // TestConnMembers reads every data member of the conn object in open.
@@ -29,10 +30,13 @@ function M.open(conn, req)
 end
 return M
 `, serverOpts{serializer: "json", mount: engine.MountConfig{Subprotocols: []string{"chat"}}})
-	c, _ := ts.dialHeader(t, "a=1&a=2&b=x%20y", http.Header{
+	c, _, err := enginetest.DialWith(t, nil, ts.URL+"?a=1&a=2&b=x%20y", http.Header{
 		"X-Test":                 {"hello"},
 		"Sec-Websocket-Protocol": {"other, chat"},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got map[string]any
 	if err := json.Unmarshal([]byte(read(t, c)), &got); err != nil {
 		t.Fatal(err)
@@ -153,7 +157,7 @@ func TestConnClose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.ReplaceAll(tt.msg, " ", "_"), func(t *testing.T) {
-			var log logBuffer
+			var log enginetest.Buffer
 			ts := newTestServer(t, connMethods, serverOpts{log: &log})
 			c := ts.dial(t, "")
 			send(t, c, tt.msg)
@@ -161,7 +165,7 @@ func TestConnClose(t *testing.T) {
 			if code != tt.wantCode || reason != tt.wantReason {
 				t.Fatalf("got close %d %q, want %d %q", code, reason, tt.wantCode, tt.wantReason)
 			}
-			log.waitFor(t, `msg="close handler"`, tt.wantLog)
+			log.WaitFor(t, `msg="close handler"`, tt.wantLog)
 		})
 	}
 }
@@ -181,7 +185,7 @@ func TestSerializerNone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.msg, func(t *testing.T) {
-			var log logBuffer
+			var log enginetest.Buffer
 			ts := newTestServer(t, connMethods, serverOpts{log: &log})
 			c := ts.dial(t, "")
 			send(t, c, tt.msg)
@@ -194,7 +198,7 @@ func TestSerializerNone(t *testing.T) {
 			if code, _ := readClose(t, c); code != websocket.CloseInternalServerErr {
 				t.Fatalf("got close %d, want 1011", code)
 			}
-			line := log.waitFor(t, "handler failed")
+			line := log.WaitFor(t, "handler failed")
 			if !strings.Contains(line, "script.lua:") || !strings.Contains(line, tt.wantLog) {
 				t.Fatalf("log: got\n%s\nwant script.lua:LINE and %q", line, tt.wantLog)
 			}

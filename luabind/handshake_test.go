@@ -1,40 +1,20 @@
 package luabind_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
-
-// syncBuffer is a bytes.Buffer that server goroutines may log into.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // baseURL is the server's ws:// URL without the mount path.
 func (ts *testServer) baseURL() string {
@@ -45,47 +25,18 @@ func (ts *testServer) baseURL() string {
 	return "ws://" + u.Host
 }
 
-// dialResp dials url with header and returns the connection (nil on a
-// failed handshake), the response and its body.
+// dialResp dials url offering subprotocols, like enginetest.Handshake:
+// the connection, or nil with the refusing response and its body.
 func dialResp(t *testing.T, url string, header http.Header, subprotocols ...string) (*websocket.Conn, *http.Response, string) {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: subprotocols}
-	c, resp, err := d.Dial(url, header)
-	if err == nil {
-		t.Cleanup(func() { c.Close() })
-		return c, resp, ""
-	}
-	if resp == nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	return nil, resp, string(body)
-}
-
-// httpDo sends a plain GET with header and returns the response and body.
-func httpDo(t *testing.T, url string, header http.Header) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	d := &websocket.Dialer{HandshakeTimeout: enginetest.Timeout, Subprotocols: subprotocols}
+	return enginetest.Handshake(t, d, url, header)
 }
 
 func TestHandshakeRoutes(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &enginetest.Buffer{}
 			ts := newTestServer(t, "testdata/handshake.lua", serverOpts{
 				workers: workers, log: logs, mount: engine.MountConfig{Path: "/rooms/"},
 			})
@@ -191,7 +142,7 @@ func TestHandshakeSubprotocolFromMount(t *testing.T) {
 }
 
 func TestErrorHandler(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &enginetest.Buffer{}
 	ts := newTestServer(t, "testdata/error_handler.lua", serverOpts{
 		log:    logs,
 		config: engine.Config{MaxConnections: 1},
@@ -230,7 +181,7 @@ func TestErrorHandler(t *testing.T) {
 		{name: "handshake raised", query: "boom=1", header: upgrade, status: 403, err: "rejected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := httpDo(t, httpURL(ts.URL)+"?"+tc.query, tc.header)
+			resp, body := enginetest.Get(t, enginetest.HTTPURL(ts.URL)+"?"+tc.query, tc.header)
 			if resp.StatusCode != tc.status {
 				t.Errorf("status: got %d, want %d", resp.StatusCode, tc.status)
 			}
@@ -320,9 +271,6 @@ func TestOriginSameHostByDefault(t *testing.T) {
 		}
 	}
 }
-
-// httpURL turns ws://host/path into http://host/path.
-func httpURL(wsURL string) string { return "http" + strings.TrimPrefix(wsURL, "ws") }
 
 // TestHandshakeAfterReload: a reload that adds or removes the handshake
 // and error handlers takes effect on the next handshake.

@@ -1,11 +1,9 @@
 package luabind_test
 
 import (
-	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/broker"
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -31,7 +30,7 @@ type serverOpts struct {
 	workers    int
 	mount      engine.MountConfig // Path, limits; Handler and Serializer are filled in
 	lua        luabind.Options    // Watch, ...; Script and Workers are filled in, Logger when nil
-	log        io.Writer          // also gets the server's log lines (e.g. a *logBuffer), besides t.Output()
+	log        io.Writer          // also gets the server's log lines (e.g. an *enginetest.Buffer), besides t.Output()
 	config     engine.Config      // server limits; Logger and Mounts are filled in
 	broker     broker.Broker      // nil: none
 }
@@ -41,17 +40,13 @@ type serverOpts struct {
 func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 	t.Helper()
 	if strings.Contains(script, "\n") {
-		path := filepath.Join(t.TempDir(), "script.lua")
-		if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		script = path
+		script = enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), script)
 	}
-	var out io.Writer = t.Output()
+	var also []io.Writer
 	if o.log != nil {
-		out = io.MultiWriter(out, o.log)
+		also = append(also, o.log)
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := enginetest.Logger(t, slog.LevelDebug, also...)
 	lo := o.lua
 	lo.Script, lo.Workers = script, o.workers
 	if lo.Logger == nil {
@@ -61,6 +56,7 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatalf("load %s: %v", script, err)
 	}
+	t.Cleanup(lm.Stop) // after the server has shut down
 	mc := o.mount
 	mc.Handler = lm
 	mc.Serializer = o.serializer
@@ -74,20 +70,7 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	lm.Bind(srv.Mounts()[0])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		lm.Stop()
-	})
-	return &testServer{URL: "ws://" + ln.Addr().String() + srv.Mounts()[0].Path(), Server: srv, Script: lm}
+	return &testServer{URL: enginetest.Serve(t, srv), Server: srv, Script: lm}
 }
 
 // dial connects a client; query is appended to the URL.
@@ -97,45 +80,47 @@ func (ts *testServer) dial(t testing.TB, query string) *websocket.Conn {
 	if query != "" {
 		u += "?" + query
 	}
-	c, _, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return enginetest.Dial(t, u)
 }
 
-// read returns the next text message, failing after 5 s.
+// read returns the next message as a string, failing after
+// enginetest.Timeout.
 func read(t testing.TB, c *websocket.Conn) string {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := c.ReadMessage()
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
+	_, data := enginetest.Read(t, c)
 	return string(data)
+}
+
+// readFrame returns the next message's type and data, like read.
+func readFrame(t testing.TB, c *websocket.Conn) (int, string) {
+	t.Helper()
+	typ, data := enginetest.Read(t, c)
+	return typ, string(data)
 }
 
 // send writes a text message.
 func send(t testing.TB, c *websocket.Conn, s string) {
 	t.Helper()
-	if err := c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		t.Fatalf("write: %v", err)
-	}
+	enginetest.WriteText(t, c, s)
 }
 
 // readClose reads until the close frame and returns its code and text.
 func readClose(t testing.TB, c *websocket.Conn) (int, string) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, _, err := c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		if ce, ok := err.(*websocket.CloseError); ok {
-			return ce.Code, ce.Text
-		}
-		t.Fatalf("read: got %v, want a close frame", err)
+	ce, _ := enginetest.ReadClose(t, c)
+	return ce.Code, ce.Text
+}
+
+// closeNormally sends a close frame with code and reason and waits for the
+// server's answer.
+func closeNormally(t testing.TB, c *websocket.Conn, code int, reason string) {
+	t.Helper()
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("write close: %v", err)
+	}
+	if got, _ := readClose(t, c); got != code {
+		t.Fatalf("close echo: got %d, want %d", got, code)
 	}
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

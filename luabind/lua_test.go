@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // TestLua runs the Lua tests in testdata/lua/*_test.lua. Each is a script
@@ -18,14 +21,14 @@ func TestLua(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".lua"), func(t *testing.T) {
-			var log logBuffer
+			var log enginetest.Buffer
 			ts := newTestServer(t, file, serverOpts{serializer: "json", log: &log})
 			c := ts.dial(t, "name=ann")
-			c.SetReadDeadline(deadline())
+			c.SetReadDeadline(time.Now().Add(enginetest.Timeout))
 			for {
 				_, data, err := c.ReadMessage()
 				if err != nil {
-					t.Fatalf("%s: got %v, want \"ok N\"; the log says:\n%s", file, err, log.lines("handler failed"))
+					t.Fatalf("%s: got %v, want \"ok N\"; the log says:\n%s", file, err, log.Lines("handler failed"))
 				}
 				if got := string(data); strings.HasPrefix(got, `"ok `) {
 					t.Logf("%s: %s", file, data)

@@ -3,6 +3,8 @@ package luabind_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // TestRequire loads modules next to the script: a file, a package in a
@@ -35,7 +37,7 @@ func TestRequire(t *testing.T) {
 // TestLog checks that luaws.log lines carry the script, the calling line,
 // the level and the key/value pairs.
 func TestLog(t *testing.T) {
-	var log logBuffer
+	var log enginetest.Buffer
 	ts := newTestServer(t, `local M = {}
 function M.open(conn)
   luaws.log.info("user joined", "user", "ann", "n", 3, "ok", true, "list", { 1, 2 })
@@ -57,5 +59,5 @@ return M
 		`level=ERROR msg=bad script=`, `line=5 id=1`,
 		`level=DEBUG msg=details script=`, `line=6 obj=map[a:b]`,
 	}
-	log.waitFor(t, want...)
+	log.WaitFor(t, want...)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -29,26 +30,6 @@ function M.message(conn, msg)
 end
 return M
 `
-}
-
-// writeFile writes src to dir/name, making directories, and returns the
-// path. It writes a temporary file and renames it, so that a reload never
-// reads half a file however slow the machine is (TestReloadSaveStyles
-// covers the other ways of saving).
-func writeFile(t testing.TB, dir, name, src string) string {
-	t.Helper()
-	path := filepath.Join(dir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // waitReloads waits until m has done ok reloads and refused refused ones,
@@ -75,17 +56,17 @@ func ask(t testing.TB, c *websocket.Conn, msg string) string {
 	return read(t, c)
 }
 
-// newLogBuffer returns a logBuffer that also writes to the test output,
-// and a logger writing to it.
-func newLogBuffer(t *testing.T) (*logBuffer, *slog.Logger) {
-	lb := &logBuffer{out: t.Output()}
-	return lb, slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// newLogBuffer returns a buffer and a logger that writes to it and to
+// the test output.
+func newLogBuffer(t *testing.T) (*enginetest.Buffer, *slog.Logger) {
+	lb := &enginetest.Buffer{}
+	return lb, enginetest.Logger(t, slog.LevelDebug, lb)
 }
 
 func TestReloadKeepsConnections(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "script.lua", versioned("v1"))
+			path := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), versioned("v1"))
 			ts := newTestServer(t, path, serverOpts{workers: workers,
 				lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond}})
 			clients := make([]*websocket.Conn, 5)
@@ -95,7 +76,7 @@ func TestReloadKeepsConnections(t *testing.T) {
 					t.Fatalf("got %q, want %q", got, want)
 				}
 			}
-			writeFile(t, filepath.Dir(path), "script.lua", versioned("v2"))
+			enginetest.WriteFile(t, path, versioned("v2"))
 			waitReloads(t, ts.Script, 1, 0)
 			for i, c := range clients {
 				if got, want := ask(t, c, "b"), fmt.Sprintf("v2 %d 2 b", i+1); got != want {
@@ -157,7 +138,7 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 			if _, ok := tt.files["greet.lua"]; ok {
 				wantFiles = `files="[` + filepath.Join(dir, "script.lua") + " " + filepath.Join(dir, "greet.lua") + `]"`
 			}
-			path := writeFile(t, dir, "script.lua", versioned("v1"))
+			path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v1"))
 			logs, log := newLogBuffer(t)
 			ts := newTestServer(t, path, serverOpts{workers: 2, lua: luabind.Options{Logger: log}})
 			c := ts.dial(t, "")
@@ -165,7 +146,7 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, want)
 			}
 			for name, src := range tt.files {
-				writeFile(t, dir, name, src)
+				enginetest.WriteFile(t, filepath.Join(dir, name), src)
 			}
 			err := ts.Script.Reload("test")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -182,7 +163,7 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 			}
 			// One log line: outcome, files, duration, the error, and that
 			// the old version still serves.
-			lines := logs.lines("reload refused, old version still live")
+			lines := logs.Lines("reload refused, old version still live")
 			if len(lines) != 1 {
 				t.Fatalf("got %d refusal lines, want 1:\n%s", len(lines), lines)
 			}
@@ -199,14 +180,14 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 				t.Fatalf("got stats %d ok %d refused, want 0 and 1", ok, refused)
 			}
 			// A fixed version loads.
-			writeFile(t, dir, "script.lua", versioned("v2"))
+			enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v2"))
 			if err := ts.Script.Reload("test"); err != nil {
 				t.Fatalf("fixed version: %v", err)
 			}
 			if got, want := ask(t, c, "c"), "v2 1 3 c"; got != want {
 				t.Fatalf("after fix: got %q, want %q", got, want)
 			}
-			if n := len(logs.lines("msg=reloaded", "outcome=ok", "files=", "duration=")); n != 1 {
+			if n := len(logs.Lines("msg=reloaded", "outcome=ok", "files=", "duration=")); n != 1 {
 				t.Fatalf("got %d reloaded lines, want 1", n)
 			}
 		})
@@ -215,11 +196,11 @@ func TestReloadRefusesBrokenScript(t *testing.T) {
 
 func TestReloadRefusesEndlessLoad(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "script.lua", versioned("v1"))
+	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v1"))
 	ts := newTestServer(t, path, serverOpts{lua: luabind.Options{LoadTimeout: 100 * time.Millisecond}})
 	c := ts.dial(t, "")
 	ask(t, c, "a")
-	writeFile(t, dir, "script.lua", "local n = 0\nwhile true do n = n + 1 end\nreturn {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), "local n = 0\nwhile true do n = n + 1 end\nreturn {}\n")
 	err := ts.Script.Reload("test")
 	if err == nil || !strings.Contains(err.Error(), "loading took longer than 100ms") {
 		t.Fatalf("got %v, want a load timeout", err)
@@ -231,7 +212,7 @@ func TestReloadRefusesEndlessLoad(t *testing.T) {
 
 func TestReloadOnModuleChange(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "script.lua", `
+	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local greet = require "lib.greet"
 local later_ok, later = pcall(require, "later")
 local M = {}
@@ -242,7 +223,7 @@ function M.message(conn, msg)
 end
 return M
 `)
-	writeFile(t, dir, "lib/greet.lua", `return function(s) return "hello " .. s end`)
+	enginetest.WriteFile(t, filepath.Join(dir, "lib/greet.lua"), `return function(s) return "hello " .. s end`)
 	ts := newTestServer(t, path, serverOpts{workers: 2,
 		lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond}})
 	c := ts.dial(t, "")
@@ -251,26 +232,26 @@ return M
 	}
 
 	// A module in a subdirectory changes.
-	writeFile(t, dir, "lib/greet.lua", `return function(s) return "bonjour " .. s end`)
+	enginetest.WriteFile(t, filepath.Join(dir, "lib/greet.lua"), `return function(s) return "bonjour " .. s end`)
 	waitReloads(t, ts.Script, 1, 0)
 	if got, want := ask(t, c, "ann"), "bonjour ann"; got != want {
 		t.Fatalf("module changed: got %q, want %q", got, want)
 	}
 
 	// The module breaks: refused; it is fixed: reloaded.
-	writeFile(t, dir, "lib/greet.lua", `return function(s) return "hallo " .. end`)
+	enginetest.WriteFile(t, filepath.Join(dir, "lib/greet.lua"), `return function(s) return "hallo " .. end`)
 	waitReloads(t, ts.Script, 1, 1)
 	if got, want := ask(t, c, "ann"), "bonjour ann"; got != want {
 		t.Fatalf("module broken: got %q, want %q", got, want)
 	}
-	writeFile(t, dir, "lib/greet.lua", `return function(s) return "hallo " .. s end`)
+	enginetest.WriteFile(t, filepath.Join(dir, "lib/greet.lua"), `return function(s) return "hallo " .. s end`)
 	waitReloads(t, ts.Script, 2, 1)
 	if got, want := ask(t, c, "ann"), "hallo ann"; got != want {
 		t.Fatalf("module fixed: got %q, want %q", got, want)
 	}
 
 	// A module that a require looked for and did not find is created.
-	writeFile(t, dir, "later.lua", `return "!"`)
+	enginetest.WriteFile(t, filepath.Join(dir, "later.lua"), `return "!"`)
 	waitReloads(t, ts.Script, 3, 1)
 	if got, want := ask(t, c, "ann"), "hallo ann!"; got != want {
 		t.Fatalf("module created: got %q, want %q", got, want)
@@ -279,17 +260,17 @@ return M
 	// A new version requires a module in a directory that does not exist
 	// yet: refused; the module is created: reloaded; it is changed:
 	// reloaded.
-	writeFile(t, dir, "script.lua", `
+	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local shout = require "extra.deep.shout"
 return { message = function(conn, msg) conn:send(shout(msg)) end }
 `)
 	waitReloads(t, ts.Script, 3, 2)
-	writeFile(t, dir, "extra/deep/shout.lua", `return function(s) return s:upper() end`)
+	enginetest.WriteFile(t, filepath.Join(dir, "extra/deep/shout.lua"), `return function(s) return s:upper() end`)
 	waitReloads(t, ts.Script, 4, 2)
 	if got, want := ask(t, c, "ann"), "ANN"; got != want {
 		t.Fatalf("new script: got %q, want %q", got, want)
 	}
-	writeFile(t, dir, "extra/deep/shout.lua", `return function(s) return s:upper() .. "!!" end`)
+	enginetest.WriteFile(t, filepath.Join(dir, "extra/deep/shout.lua"), `return function(s) return s:upper() .. "!!" end`)
 	waitReloads(t, ts.Script, 5, 2)
 	if got, want := ask(t, c, "ann"), "ANN!!"; got != want {
 		t.Fatalf("new module changed: got %q, want %q", got, want)
@@ -302,13 +283,13 @@ return { message = function(conn, msg) conn:send(shout(msg)) end }
 }
 
 func TestReloadFollowsSymlink(t *testing.T) {
-	real := writeFile(t, t.TempDir(), "app.lua", versioned("v1"))
+	real := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "app.lua"), versioned("v1"))
 	link := filepath.Join(t.TempDir(), "script.lua")
 	if err := os.Symlink(real, link); err != nil {
 		t.Skip("no symlinks:", err)
 	}
 	ts := newTestServer(t, link, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond}})
-	writeFile(t, filepath.Dir(real), "app.lua", versioned("v2"))
+	enginetest.WriteFile(t, real, versioned("v2"))
 	waitReloads(t, ts.Script, 1, 0)
 	c := ts.dial(t, "")
 	if got, want := ask(t, c, "a"), "v2 1 1 a"; got != want {
@@ -318,19 +299,19 @@ func TestReloadFollowsSymlink(t *testing.T) {
 
 func TestReloadIgnoresOtherFiles(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "script.lua", versioned("v1"))
+	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v1"))
 	logs, log := newLogBuffer(t)
 	ts := newTestServer(t, path, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 20 * time.Millisecond, Logger: log}})
-	writeFile(t, dir, "notes.txt", "x")
-	writeFile(t, dir, "other.lua", "return {}")
-	writeFile(t, dir, ".script.lua.swp", "x")
-	writeFile(t, dir, "script.lua", versioned("v2"))
+	enginetest.WriteFile(t, filepath.Join(dir, "notes.txt"), "x")
+	enginetest.WriteFile(t, filepath.Join(dir, "other.lua"), "return {}")
+	enginetest.WriteFile(t, filepath.Join(dir, ".script.lua.swp"), "x")
+	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v2"))
 	waitReloads(t, ts.Script, 1, 0)
 	// The reload names the files that changed: only the script counts
 	// (had the others come later than the debounce, they would have made
 	// more reloads, which waitReloads fails on).
-	if lines := logs.lines("msg=reloaded", `reason="changed: `+path+`"`); len(lines) != 1 {
-		t.Fatalf("got reload lines %q, want one with reason changed: %s", logs.lines("msg=reloaded"), path)
+	if lines := logs.Lines("msg=reloaded", `reason="changed: `+path+`"`); len(lines) != 1 {
+		t.Fatalf("got reload lines %q, want one with reason changed: %s", logs.Lines("msg=reloaded"), path)
 	}
 	c := ts.dial(t, "")
 	if got, want := ask(t, c, "a"), "v2 1 1 a"; got != want {
@@ -394,7 +375,7 @@ func TestReloadSaveStyles(t *testing.T) {
 	}
 	for _, st := range styles {
 		t.Run(st.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "script.lua", versioned("v1"))
+			path := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), versioned("v1"))
 			ts := newTestServer(t, path, serverOpts{lua: luabind.Options{Watch: true, WatchDebounce: 250 * time.Millisecond}})
 			c := ts.dial(t, "")
 			st.save(t, path, versioned("v2"))
@@ -431,7 +412,7 @@ func slicesChunk(s []byte, n int) func(func([]byte) bool) {
 
 func TestReloadHandlerMigratesData(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "script.lua", `
+	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local M = {}
 function M.open(conn) conn.data.name = "user" .. conn.id end
 function M.message(conn, msg) conn:send(conn.data.name) end
@@ -448,7 +429,7 @@ return M
 	clients[3].WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	readClose(t, clients[3])
 
-	writeFile(t, dir, "script.lua", `
+	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local M = {}
 function M.reload(conn)
   conn.data.profile = { name = conn.data.name, reloads = (conn.data.reloads or 0) + 1 }
@@ -472,7 +453,7 @@ return M
 
 func TestReloadHandlerError(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "script.lua", versioned("v1"))
+	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v1"))
 	ts := newTestServer(t, path, serverOpts{})
 	a := ts.dial(t, "")
 	if got, want := ask(t, a, "x"), "v1 1 1 x"; got != want { // a is conn 1
@@ -480,7 +461,7 @@ func TestReloadHandlerError(t *testing.T) {
 	}
 	b := ts.dial(t, "")
 	ask(t, b, "x")
-	writeFile(t, dir, "script.lua", `
+	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local M = {}
 function M.reload(conn) if conn.id == 1 then error("cannot migrate") end end
 function M.message(conn, msg) conn:send("v2 " .. msg) end
@@ -499,7 +480,7 @@ return M
 
 func TestReloadCancelsTimers(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "script.lua", `
+	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local M = {}
 function M.open(conn)
   luaws.every(0.01, function() conn:send("tick v1") end)
@@ -511,7 +492,7 @@ return M
 	if got := read(t, c); got != "tick v1" {
 		t.Fatalf("got %q, want tick v1", got)
 	}
-	writeFile(t, dir, "script.lua", `
+	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local M = {}
 function M.message(conn, msg) conn:send("v2 " .. msg) end
 return M
@@ -538,7 +519,7 @@ return M
 }
 
 func TestReloadAfterStop(t *testing.T) {
-	path := writeFile(t, t.TempDir(), "script.lua", versioned("v1"))
+	path := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), versioned("v1"))
 	m, err := luabind.New(luabind.Options{Script: path, Watch: true})
 	if err != nil {
 		t.Fatal(err)
@@ -574,7 +555,7 @@ func TestReloadStress(t *testing.T) {
 				}
 				return fmt.Sprintf("local M = {}\nfunction M.message(conn, msg) conn:send(\"v%d \" .. msg) end\nreturn M\n", v)
 			}
-			path := writeFile(t, dir, "script.lua", script(0))
+			path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), script(0))
 			ts := newTestServer(t, path, serverOpts{workers: workers,
 				lua: luabind.Options{Watch: true, WatchDebounce: 10 * time.Millisecond}})
 
@@ -589,7 +570,7 @@ func TestReloadStress(t *testing.T) {
 
 			ok, refused := uint64(0), uint64(0)
 			for v := 1; v <= rewrites; v++ {
-				writeFile(t, dir, "script.lua", script(v))
+				enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), script(v))
 				if v == broken {
 					refused++
 				} else {

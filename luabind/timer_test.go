@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -72,7 +73,7 @@ func TestTimers(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		for _, tt := range tests {
 			t.Run(tt.msg+"/workers="+strconv.Itoa(workers), func(t *testing.T) {
-				logs := &logBuffer{}
+				logs := &enginetest.Buffer{}
 				ts := newTestServer(t, timerScript, serverOpts{workers: workers, log: logs})
 				c := ts.dial(t, "")
 				send(t, c, tt.msg)
@@ -81,7 +82,7 @@ func TestTimers(t *testing.T) {
 						t.Fatalf("got %q, want %q", got, want)
 					}
 				}
-				logs.waitFor(t, tt.wantLog...)
+				logs.WaitFor(t, tt.wantLog...)
 			})
 		}
 	}
@@ -91,11 +92,11 @@ func TestTimers(t *testing.T) {
 // handler timeout, logged, and (an every timer) cancelled; the worker
 // goes on.
 func TestTimerStopped(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &enginetest.Buffer{}
 	ts := newTestServer(t, timerScript, serverOpts{lua: luabind.Options{HandlerTimeout: 100 * time.Millisecond}, log: logs})
 	c := ts.dial(t, "")
 	send(t, c, "loop")
-	logs.waitFor(t, "timer stopped", lineOf(timerScript, "while true do end"), "handler_timeout")
+	logs.WaitFor(t, "timer stopped", lineOf(timerScript, "while true do end"), "handler_timeout")
 	send(t, c, "ping")
 	if got := read(t, c); got != "pong" {
 		t.Fatalf("got %q, want pong", got)

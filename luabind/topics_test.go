@@ -11,6 +11,7 @@ import (
 
 	"github.com/luaws/luaws/engine/broker"
 	"github.com/luaws/luaws/engine/broker/brokertest"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // restartable is a broker server a test stops and starts again.
@@ -49,7 +50,7 @@ func newBroker(t testing.TB, kind, url string) broker.Broker {
 		ConnectTimeout:   2 * time.Second,
 		ReconnectWait:    20 * time.Millisecond,
 		MaxReconnectWait: 200 * time.Millisecond,
-		Logger:           brokerTestLogger(t),
+		Logger:           enginetest.Logger(t, slog.LevelDebug),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,10 +59,6 @@ func newBroker(t testing.TB, kind, url string) broker.Broker {
 	// broker closes after they have shut down.
 	t.Cleanup(func() { b.Close() })
 	return b
-}
-
-func brokerTestLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // twoNodes starts the topics script on two servers, each with its broker.
@@ -191,7 +188,7 @@ func TestBrokerOutage(t *testing.T) {
 			}
 
 			srv.Stop()
-			if !waitUntil(10*time.Second, func() bool {
+			if !enginetest.Until(10*time.Second, func() bool {
 				return !broker.StatusOf(ba).Connected && !broker.StatusOf(bb).Connected
 			}) {
 				t.Fatalf("timed out waiting for %s", "both nodes to see the broker down")
@@ -202,7 +199,7 @@ func TestBrokerOutage(t *testing.T) {
 			}
 
 			srv.Start()
-			if !waitUntil(10*time.Second, func() bool {
+			if !enginetest.Until(10*time.Second, func() bool {
 				return broker.StatusOf(ba).Connected && broker.StatusOf(bb).Connected
 			}) {
 				t.Fatalf("timed out waiting for %s", "both nodes to reconnect")

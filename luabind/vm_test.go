@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // errorScript raises in whichever handler the message names; "echo" answers.
@@ -49,7 +51,7 @@ func TestHandlerErrorClosesWith1011(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.ReplaceAll(tt.msg, " ", "_"), func(t *testing.T) {
-			var log logBuffer
+			var log enginetest.Buffer
 			ts := newTestServer(t, errorScript, serverOpts{serializer: "json", log: &log})
 			bad := ts.dial(t, "")
 			good := ts.dial(t, "")
@@ -58,7 +60,7 @@ func TestHandlerErrorClosesWith1011(t *testing.T) {
 			if code != websocket.CloseInternalServerErr {
 				t.Fatalf("close: got %d %q, want %d", code, reason, websocket.CloseInternalServerErr)
 			}
-			lines := log.lines("handler failed")
+			lines := log.Lines("handler failed")
 			if len(lines) != 1 {
 				t.Fatalf("log: got %d 'handler failed' lines, want 1:\n%s", len(lines), log.String())
 			}
@@ -101,14 +103,14 @@ function M.close(conn)
 end
 return M
 `
-	var log logBuffer
+	var log enginetest.Buffer
 	ts := newTestServer(t, script, serverOpts{serializer: "json", log: &log})
 
 	c := ts.dial(t, "fail=open")
 	if code, _ := readClose(t, c); code != websocket.CloseInternalServerErr {
 		t.Fatalf("open: got close %d, want 1011", code)
 	}
-	log.waitFor(t, "script.lua:3: open failed", "script.lua:10: close failed")
+	log.WaitFor(t, "script.lua:3: open failed", "script.lua:10: close failed")
 
 	c = ts.dial(t, "")
 	if got := read(t, c); got != `"hi"` {
@@ -118,9 +120,9 @@ return M
 	if code, _ := readClose(t, c); code != websocket.CloseInternalServerErr {
 		t.Fatalf("malformed_message: got close %d, want 1011", code)
 	}
-	log.waitFor(t, "script.lua:7: malformed failed")
+	log.WaitFor(t, "script.lua:7: malformed failed")
 	shutdown(t, ts)
-	if n := len(log.lines("close failed")); n != 2 {
+	if n := len(log.Lines("close failed")); n != 2 {
 		t.Fatalf("close handler errors: got %d, want 2 (one per connection)\n%s", n, log.String())
 	}
 }

@@ -1,12 +1,9 @@
 package luabind
 
 import (
-	"bytes"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,21 +11,13 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 )
-
-func writeTestScript(t *testing.T, src string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "script.lua")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestWorkerSurvivesPanic: a Go panic while handling an event is logged
 // and the worker goes on; do still returns.
 func TestWorkerSurvivesPanic(t *testing.T) {
-	m, err := New(Options{Script: writeTestScript(t, "return {}\n")})
+	m, err := New(Options{Script: enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), "return {}\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +37,7 @@ func TestWorkerSurvivesPanic(t *testing.T) {
 func TestSwapCancelsTimers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		shared := engine.NewShared()
-		path := writeTestScript(t, `
+		path := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), `
 luaws.every(1, function() luaws.shared:incr(VERSION) end)
 return {}
 `)
@@ -92,9 +81,9 @@ func luaString(s string) lua.LString { return lua.LString(s) }
 // the watchdog marks it stopped, says so in the log once another timeout
 // has passed, and the call fails as stopped once the Go function returns.
 func TestStopStuckInGo(t *testing.T) {
-	var logs syncBuffer
+	var logs enginetest.Buffer
 	m, err := New(Options{
-		Script:         writeTestScript(t, "return {}\n"),
+		Script:         enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), "return {}\n"),
 		HandlerTimeout: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -131,22 +120,4 @@ func TestStopStuckInGo(t *testing.T) {
 			t.Errorf("next call: %v", err)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // jsonEcho sends every decoded message back through the serializer.
@@ -82,7 +84,7 @@ return M
 		}
 	})
 	t.Run("no handler", func(t *testing.T) {
-		var log logBuffer
+		var log enginetest.Buffer
 		ts := newTestServer(t, jsonEcho+"\n-- no malformed_message\n", serverOpts{serializer: "json", log: &log})
 		c := ts.dial(t, "")
 		send(t, c, `{"a": tru}`)

@@ -2,7 +2,6 @@ package luabind_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -266,7 +266,7 @@ func TestMisbehavingHandler(t *testing.T) {
 				if lo.MemoryLimit < 0 {
 					lo.MemoryLimit = heapNow() + 64<<20
 				}
-				logs := &logBuffer{}
+				logs := &enginetest.Buffer{}
 				ts := newTestServer(t, misbehaving, serverOpts{workers: workers, lua: lo, log: logs})
 				bad := ts.dial(t, "")
 				send(t, bad, "id")
@@ -280,7 +280,7 @@ func TestMisbehavingHandler(t *testing.T) {
 				if got := read(t, good); got != "pong" {
 					t.Fatalf("same worker after the stop: got %q, want pong", got)
 				}
-				logs.waitFor(t, tt.wantLog...)
+				logs.WaitFor(t, tt.wantLog...)
 				// The worker goes on: new connections are served too.
 				for range workers {
 					c := ts.dial(t, "")
@@ -328,20 +328,10 @@ func heapNow() int64 {
 	return int64(s[0].Value.Uint64())
 }
 
-// writeScript writes src to script.lua in a new directory.
-func writeScript(t testing.TB, src string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "script.lua")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestLoadTimeout: a script whose main chunk never ends is refused
 // with the file and line.
 func TestLoadTimeout(t *testing.T) {
-	path := writeScript(t, "local x = 0\nwhile true do x = x + 1 end\nreturn {}\n")
+	path := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), "local x = 0\nwhile true do x = x + 1 end\nreturn {}\n")
 	_, err := luabind.New(luabind.Options{Script: path, LoadTimeout: 100 * time.Millisecond})
 	if want := "script.lua:2: loading took longer than 100ms"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want an error with %q", err, want)

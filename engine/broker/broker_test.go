@@ -3,6 +3,7 @@ package broker_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/luaws/luaws/engine/broker"
 	"github.com/luaws/luaws/engine/broker/brokertest"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
+// testTimeout bounds waitFor: a broker reconnects within a few seconds.
 const testTimeout = 10 * time.Second
 
 // server is a broker server a test can stop and start again; nil for memory.
@@ -65,7 +68,7 @@ func testConfig(t *testing.T, url, prefix string) broker.Config {
 		ConnectTimeout:   2 * time.Second,
 		ReconnectWait:    20 * time.Millisecond,
 		MaxReconnectWait: 200 * time.Millisecond,
-		Logger:           testLogger(t),
+		Logger:           enginetest.Logger(t, slog.LevelDebug),
 	}
 }
 
@@ -104,14 +107,11 @@ func (in *inbox) waitLen(t *testing.T, n int) []string {
 	return in.snapshot()
 }
 
+// waitFor polls cond until it holds, failing the test after testTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	if !enginetest.Until(testTimeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
 	}
 }
 

@@ -1,13 +1,9 @@
 package middleware_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,10 +13,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/engine/middleware"
 )
-
-const testTimeout = 5 * time.Second
 
 // echo sends every message back and hands out each connection's request.
 type echo struct {
@@ -43,7 +38,7 @@ func (e *echo) nextRequest(t *testing.T) *engine.Request {
 	select {
 	case r := <-e.ch():
 		return r
-	case <-time.After(testTimeout):
+	case <-time.After(enginetest.Timeout):
 		t.Fatal("no connection opened")
 		return nil
 	}
@@ -56,29 +51,12 @@ func (*replier) HandshakeFailed(_ *engine.Request, e *engine.HandshakeError) (en
 	return engine.ErrorReply{Body: []byte("custom: " + e.Reason)}, true
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serve runs h behind the named middleware (name, settings, name,
 // settings, ...) and returns the ws:// URL and the log.
-func serve(t *testing.T, h engine.Handler, mws ...any) (string, *syncBuffer) {
+func serve(t *testing.T, h engine.Handler, mws ...any) (string, *enginetest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	logs := &enginetest.Buffer{}
+	log := enginetest.Logger(t, slog.LevelInfo, logs)
 	var list []engine.Middleware
 	for i := 0; i < len(mws); i += 2 {
 		settings, _ := mws[i+1].(map[string]any)
@@ -92,69 +70,19 @@ func serve(t *testing.T, h engine.Handler, mws ...any) (string, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return "ws://" + ln.Addr().String() + "/ws", logs
-}
-
-// dial returns the connection, or nil with the response status, header and body.
-func dial(t *testing.T, url string, header http.Header) (*websocket.Conn, *http.Response, string) {
-	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: testTimeout}
-	c, resp, err := d.Dial(url, header)
-	if err == nil {
-		t.Cleanup(func() { c.Close() })
-		return c, resp, ""
-	}
-	if resp == nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	return nil, resp, string(b)
-}
-
-func roundTrip(t *testing.T, c *websocket.Conn, s string) {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(testTimeout))
-	if err := c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	if _, got, err := c.ReadMessage(); err != nil || string(got) != s {
-		t.Fatalf("echo: got %q %v, want %q", got, err, s)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling with a deadline
-	}
+	return enginetest.Serve(t, srv), logs
 }
 
 func TestAccessLog(t *testing.T) {
 	url, logs := serve(t, &echo{}, "access_log", nil, "real_ip", nil, "bearer", map[string]any{"tokens": []any{"s3cret"}})
-	c, _, _ := dial(t, url, http.Header{"Authorization": {"Bearer s3cret"}, "X-Forwarded-For": {"198.51.100.7"}, "User-Agent": {"test-agent"}})
+	c, _, _ := enginetest.Handshake(t, nil, url, http.Header{"Authorization": {"Bearer s3cret"}, "X-Forwarded-For": {"198.51.100.7"}, "User-Agent": {"test-agent"}})
 	if c == nil {
 		t.Fatal("dial failed")
 	}
-	if c, resp, _ := dial(t, url, nil); c != nil || resp.StatusCode != 401 {
+	if c, resp, _ := enginetest.Handshake(t, nil, url, nil); c != nil || resp.StatusCode != 401 {
 		t.Fatal("want 401 without a token")
 	}
-	waitFor(t, "two access log lines", func() bool { return strings.Count(logs.String(), "msg=handshake") == 2 })
+	enginetest.WaitFor(t, "two access log lines", func() bool { return strings.Count(logs.String(), "msg=handshake") == 2 })
 	find := func(status string) string {
 		for _, l := range strings.Split(logs.String(), "\n") {
 			if strings.Contains(l, "msg=handshake "+status) {
@@ -200,7 +128,7 @@ func TestRealIP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &echo{}
 			url, _ := serve(t, h, "real_ip", tc.settings)
-			if c, resp, body := dial(t, url, tc.header); c == nil {
+			if c, resp, body := enginetest.Handshake(t, nil, url, tc.header); c == nil {
 				t.Fatalf("dial: %d %q", resp.StatusCode, body)
 			}
 			got := h.nextRequest(t).RemoteAddr
@@ -217,22 +145,22 @@ func TestRealIP(t *testing.T) {
 
 func TestRateLimitMessages(t *testing.T) {
 	url, _ := serve(t, &echo{}, "rate_limit", map[string]any{"messages_per_second": 0.1, "burst": int64(3)})
-	c, _, _ := dial(t, url, nil)
+	c, _, _ := enginetest.Handshake(t, nil, url, nil)
 	for range 3 {
-		roundTrip(t, c, "within burst")
+		enginetest.Echo(t, c, "within burst")
 	}
 	if err := c.WriteMessage(websocket.TextMessage, []byte("one too many")); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(testTimeout))
+	_ = c.SetReadDeadline(time.Now().Add(enginetest.Timeout))
 	_, msg, err := c.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != "rate limit exceeded" {
 		t.Fatalf("got %q %v, want close 1008 \"rate limit exceeded\"", msg, err)
 	}
 	// Other connections have their own bucket.
-	c2, _, _ := dial(t, url, nil)
-	roundTrip(t, c2, "fresh bucket")
+	c2, _, _ := enginetest.Handshake(t, nil, url, nil)
+	enginetest.Echo(t, c2, "fresh bucket")
 }
 
 func TestRateLimitHandshakes(t *testing.T) {
@@ -240,11 +168,11 @@ func TestRateLimitHandshakes(t *testing.T) {
 	url, _ := serve(t, h, "real_ip", nil, "rate_limit", map[string]any{"handshakes_per_second": 0.1, "handshake_burst": int64(2)})
 	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
 	for range 2 {
-		if c, resp, body := dial(t, url, from("203.0.113.1")); c == nil {
+		if c, resp, body := enginetest.Handshake(t, nil, url, from("203.0.113.1")); c == nil {
 			t.Fatalf("within burst: %d %q", resp.StatusCode, body)
 		}
 	}
-	c, resp, body := dial(t, url, from("203.0.113.1"))
+	c, resp, body := enginetest.Handshake(t, nil, url, from("203.0.113.1"))
 	if c != nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("third handshake: got %v, want 429", resp.Status)
 	}
@@ -254,7 +182,7 @@ func TestRateLimitHandshakes(t *testing.T) {
 	if body != "custom: rate limited" {
 		t.Errorf("body: got %q, want the handler's error reply", body)
 	}
-	if c, resp, _ := dial(t, url, from("203.0.113.2")); c == nil {
+	if c, resp, _ := enginetest.Handshake(t, nil, url, from("203.0.113.2")); c == nil {
 		t.Fatalf("another address: got %d, want 101", resp.StatusCode)
 	}
 }
@@ -274,7 +202,7 @@ func TestBasicAuth(t *testing.T) {
 		{"no such user", basic("eve", "pw1")},
 		{"bearer", http.Header{"Authorization": {"Bearer pw1"}}},
 	} {
-		c, resp, body := dial(t, url, tc.header)
+		c, resp, body := enginetest.Handshake(t, nil, url, tc.header)
 		if c != nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s: got %v, want 401", tc.name, resp.Status)
 		}
@@ -287,7 +215,7 @@ func TestBasicAuth(t *testing.T) {
 	}
 	spoof := basic("bob", "pw2")
 	spoof.Set(middleware.UserHeader, "ann")
-	c, resp, body := dial(t, url, spoof)
+	c, resp, body := enginetest.Handshake(t, nil, url, spoof)
 	if c == nil {
 		t.Fatalf("bob: got %d %q, want 101", resp.StatusCode, body)
 	}
@@ -312,7 +240,7 @@ func TestBearer(t *testing.T) {
 		{"unknown", "", http.Header{"Authorization": {"Bearer t-three"}}, 401, `Bearer realm="luaws", error="invalid_token"`},
 		{"prefix of a token", "?access_token=t-on", nil, 401, `Bearer realm="luaws", error="invalid_token"`},
 	} {
-		c, resp, _ := dial(t, url+tc.query, tc.header)
+		c, resp, _ := enginetest.Handshake(t, nil, url+tc.query, tc.header)
 		if got := resp.StatusCode; got != tc.status {
 			t.Errorf("%s: got %d, want %d", tc.name, got, tc.status)
 		}

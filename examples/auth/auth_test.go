@@ -1,13 +1,13 @@
 package auth_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/examples/internal/exampletest"
 )
 
@@ -32,17 +32,11 @@ func TestAuthRejects(t *testing.T) {
 		{"not a bearer token", "", http.Header{"Authorization": {"Basic YW5uOnB3"}}, "missing token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, resp, err := websocket.DefaultDialer.Dial(srv.WS("/ws"+tc.query), tc.header)
-			if err == nil {
-				c.Close()
+			c, resp, body := enginetest.Handshake(t, nil, srv.WS("/ws"+tc.query), tc.header)
+			if c != nil {
 				t.Fatal("the upgrade succeeded, want 401")
 			}
-			if resp == nil {
-				t.Fatalf("no HTTP reply: %v", err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), tc.want) {
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, tc.want) {
 				t.Errorf("got %s %q, want 401 containing %q", resp.Status, body, tc.want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/examples/internal/exampletest"
 )
 
@@ -32,29 +33,18 @@ func join(t *testing.T, url, query string) *client {
 	if query != "" {
 		url += "?" + query
 	}
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	return &client{t: t, ws: ws}
+	return &client{t: t, ws: enginetest.Dial(t, url)}
 }
 
 func (c *client) send(v string) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(v)); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	enginetest.WriteText(c.t, c.ws, v)
 }
 
 // expect reads the next message and compares it, as JSON, with want.
 func (c *client) expect(want string) {
 	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := c.ws.ReadMessage()
-	if err != nil {
-		c.t.Fatalf("read: got %v, want %s", err, want)
-	}
+	_, data := enginetest.Read(c.t, c.ws)
 	var got, w any
 	if err := json.Unmarshal(data, &got); err != nil {
 		c.t.Fatalf("got %s: %v", data, err)
@@ -71,11 +61,7 @@ func (c *client) expect(want string) {
 // whose text starts with prefix.
 func (c *client) expectError(prefix string) {
 	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := c.ws.ReadMessage()
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
+	_, data := enginetest.Read(c.t, c.ws)
 	var got struct{ Type, Error string }
 	if err := json.Unmarshal(data, &got); err != nil || got.Type != "error" || len(got.Error) < len(prefix) || got.Error[:len(prefix)] != prefix {
 		c.t.Fatalf("got %s, want an error starting with %q", data, prefix)

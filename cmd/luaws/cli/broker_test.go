@@ -10,6 +10,7 @@ import (
 
 	"github.com/luaws/luaws/cmd/luaws/cli"
 	"github.com/luaws/luaws/engine/broker/brokertest"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 func TestServeBrokerDownAtStart(t *testing.T) {
@@ -20,7 +21,7 @@ func TestServeBrokerDownAtStart(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr enginetest.Buffer
 			start := time.Now()
 			code := cli.Main(t.Context(), []string{"serve", "--listen", "127.0.0.1:0",
 				"--broker", tc.kind, "--broker-url", tc.url, "../../../scripts/echo.lua"}, &stdout, &stderr)
@@ -44,7 +45,7 @@ func TestServeBrokerDownAtStart(t *testing.T) {
 }
 
 func TestServeBadBrokerKind(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr enginetest.Buffer
 	code := cli.Main(t.Context(), []string{"serve", "--broker", "kafka", "../../../scripts/echo.lua"}, &stdout, &stderr)
 	if code != cli.ExitBadInput || !strings.Contains(stderr.String(), `broker kind "kafka": want memory, nats or redis`) {
 		t.Fatalf("got exit %d and %q, want 2 and the kinds", code, stderr.String())

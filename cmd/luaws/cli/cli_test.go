@@ -6,122 +6,105 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/cmd/luaws/cli"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// TestMain fails the run if goroutines outlive the tests.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 {
-		code = checkGoroutines(before, 5*time.Second)
-	}
-	os.Exit(code)
-}
-
-// checkGoroutines polls until at most want goroutines run, not counting
-// os/signal's loop (started once by serve's signal.Notify for SIGHUP, it
-// lives as long as the process), or dumps every stack and returns 1.
-func checkGoroutines(want int, wait time.Duration) int {
-	deadline := time.Now().Add(wait)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		got := 0
-		for g := range strings.SplitSeq(string(buf), "\n\n") {
-			if !strings.Contains(g, "os/signal.loop") {
-				got++
-			}
-		}
-		if got <= want {
-			return 0
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintf(os.Stderr, "goroutine leak: got %d goroutines after the tests, want at most %d\n\n%s\n", got, want, buf)
-			return 1
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// TestMain fails the run if goroutines outlive the tests, not counting
+// os/signal's loop: serve's signal.Notify for SIGHUP starts it once, and it
+// lives as long as the process.
+func TestMain(m *testing.M) { enginetest.Main(m, "os/signal.loop") }
 
 // server is `luaws serve` running in-process through cli.Main.
 type server struct {
-	URL    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	URL    string // ws:// or wss:// URL of the first mount, from its "listening on" line
+	Admin  string // http://ADDR from the "metrics at" line, with --admin-listen
+	stdout *enginetest.Buffer
+	stderr *enginetest.Buffer // the log, also written to the test output
 	cancel context.CancelFunc // SIGINT
 	exit   chan int           // Main's exit code
 }
 
-var listening = regexp.MustCompile(`luaws listening on (ws://127\.0\.0\.1:\d+/\S*)\n`)
+// startTimeout bounds the wait for serve's "listening on" line; stopTimeout
+// a graceful stop.
+const (
+	startTimeout = 10 * time.Second
+	stopTimeout  = 15 * time.Second
+)
 
 // startServe runs cli.Main(serve --listen 127.0.0.1:0 args...) and waits
-// for the "listening on" line. The server is stopped in t.Cleanup.
+// for its first "listening on" line, and with --admin-listen for the
+// "metrics at" line, which comes after every mount's. The server stops in
+// t.Cleanup, which checks that serve exits with 0.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, exit: make(chan int, 1)}
+	s := &server{stdout: &enginetest.Buffer{}, stderr: &enginetest.Buffer{}, cancel: cancel, exit: make(chan int, 1)}
 	args = append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
-	go func() { s.exit <- cli.Main(ctx, args, s.stdout, s.stderr) }()
+	go func() { s.exit <- cli.Main(ctx, args, s.stdout, io.MultiWriter(s.stderr, t.Output())) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-s.exit:
-		case <-time.After(15 * time.Second):
-			t.Errorf("luaws serve did not stop")
+		if code := s.stop(t); code != cli.ExitOK {
+			t.Errorf("luaws serve exited with %d, want %d", code, cli.ExitOK)
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
+	s.URL = s.urls(t, 1)[0]
+	if slices.Contains(args, "--admin-listen") {
+		s.Admin = strings.TrimSuffix(s.lines(t, "luaws metrics at ", 1)[0], "/metrics")
+	}
+	return s
+}
+
+// urls waits for n "listening on" lines, one per mount, and returns their
+// URLs in order.
+func (s *server) urls(t *testing.T, n int) []string {
+	t.Helper()
+	return s.lines(t, "luaws listening on ", n)
+}
+
+// lines waits until stdout has n lines starting with prefix and returns
+// the rest of every such line. It fails the test if serve exits first, or
+// after startTimeout.
+func (s *server) lines(t *testing.T, prefix string, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
 	for {
-		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {
-			s.URL = m[1]
-			return s
+		var rests []string
+		for _, l := range s.stdout.Lines() {
+			if rest, ok := strings.CutPrefix(l, prefix); ok {
+				rests = append(rests, rest)
+			}
+		}
+		if len(rests) >= n {
+			return rests
 		}
 		select {
 		case code := <-s.exit:
-			t.Fatalf("luaws serve exited with %d before listening:\n%s", code, s.stderr.String())
+			s.exit <- code // for stop
+			t.Fatalf("luaws serve exited with %d before printing %q:\n%s", code, prefix, s.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no listening line after 5 s; stdout:\n%s\nstderr:\n%s", s.stdout.String(), s.stderr.String())
+			t.Fatalf("no %q line after %v; stdout:\n%s\nstderr:\n%s", prefix, startTimeout, s.stdout, s.stderr)
 		}
 		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
 }
 
 // stop cancels Main's context, as SIGINT does, and returns its exit code.
+// Stopping a stopped server returns the same code again.
 func (s *server) stop(t *testing.T) int {
 	t.Helper()
 	s.cancel()
@@ -129,20 +112,17 @@ func (s *server) stop(t *testing.T) int {
 	case code := <-s.exit:
 		s.exit <- code // for t.Cleanup
 		return code
-	case <-time.After(15 * time.Second):
-		t.Fatal("luaws serve did not stop within 15 s")
+	case <-time.After(stopTimeout):
+		t.Fatalf("luaws serve did not stop within %v", stopTimeout)
 		return -1
 	}
 }
 
-func dial(t *testing.T, url string) *websocket.Conn {
-	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+// base returns the http:// (or https://) origin of a ws:// URL.
+func base(wsURL string) string {
+	scheme, rest, _ := strings.Cut(enginetest.HTTPURL(wsURL), "://")
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
 }
 
 func TestServe(t *testing.T) {
@@ -153,7 +133,7 @@ func TestServe(t *testing.T) {
 	if got := strings.Count(s.stdout.String(), "\n"); got != 1 {
 		t.Errorf("stdout: got %d lines, want the one listening line:\n%s", got, s.stdout.String())
 	}
-	clients := []*websocket.Conn{dial(t, s.URL), dial(t, s.URL)}
+	clients := []*websocket.Conn{enginetest.Dial(t, s.URL), enginetest.Dial(t, s.URL)}
 	for i, c := range clients {
 		msg := fmt.Sprintf(`{"n":%d,"list":[],"obj":{},"nil":null}`, i)
 		if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // updating reports whether -update was given (the flag is cli_test's).
@@ -88,12 +90,12 @@ func TestConfigErrorLines(t *testing.T) {
 // names, and checks every value.
 func TestSpecExample(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "examples/chat/chat.lua"), "return {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "examples/chat/chat.lua"), "return {}\n")
 	if err := os.MkdirAll(filepath.Join(dir, "examples/chat/public"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	selfSigned(t, dir)
-	writeFile(t, filepath.Join(dir, "luaws.toml"), specExample)
+	enginetest.SelfSigned(t).WriteFiles(t, dir)
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), specExample)
 
 	cfg, err := loadConfig(filepath.Join(dir, "luaws.toml"), defaultConfig())
 	if err != nil {
@@ -145,8 +147,8 @@ url = "nats://127.0.0.1:4222"
 
 func TestConfigValues(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
-	writeFile(t, filepath.Join(dir, "luaws.toml"), `
+	enginetest.WriteFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), `
 admin_listen = "127.0.0.1:9090"
 max_connections = { total = 100, per_addr = 3 }
 handshake_timeout = "2s"
@@ -210,16 +212,6 @@ idle_timeout = "off"
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestREADMEExample loads the annotated luaws.toml of the README, with
 // the files it names, so that the example stays true.
 func TestREADMEExample(t *testing.T) {
@@ -238,11 +230,11 @@ func TestREADMEExample(t *testing.T) {
 	block, _, _ = strings.Cut(block, "```")
 
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "chat.lua"), "return {}\n")
-	writeFile(t, filepath.Join(dir, "echo.lua"), "return {}\n")
-	writeFile(t, filepath.Join(dir, "public/index.html"), "hi\n")
-	selfSigned(t, dir)
-	writeFile(t, filepath.Join(dir, "luaws.toml"), block)
+	enginetest.WriteFile(t, filepath.Join(dir, "chat.lua"), "return {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "echo.lua"), "return {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "public/index.html"), "hi\n")
+	enginetest.SelfSigned(t).WriteFiles(t, dir)
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), block)
 	cfg, err := loadConfig(filepath.Join(dir, "luaws.toml"), defaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +248,8 @@ func TestREADMEExample(t *testing.T) {
 // luaws.toml; mount flags apply to every mount; the rest stays.
 func TestFlagsOverrideConfig(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
-	writeFile(t, filepath.Join(dir, "luaws.toml"), `
+	enginetest.WriteFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), `
 listen = "127.0.0.1:7000"
 shutdown_timeout = "3s"
 [[mount]]

@@ -1,8 +1,7 @@
-package cli
+package cli_test
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 const metricsScript = `
@@ -28,17 +29,12 @@ return M
 // scrape fetches and parses the Prometheus text at url.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	client := &http.Client{Timeout: testTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
+	resp, body := enginetest.Get(t, url, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("parse %s: %v", url, err)
 	}
@@ -82,45 +78,45 @@ func TestMetrics(t *testing.T) {
 	for _, admin := range []bool{false, true} {
 		t.Run(fmt.Sprintf("admin-listen=%v", admin), func(t *testing.T) {
 			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "app.lua"), metricsScript)
-			args := []string{"--listen", "127.0.0.1:0", filepath.Join(dir, "app.lua")}
+			enginetest.WriteFile(t, filepath.Join(dir, "app.lua"), metricsScript)
+			args := []string{filepath.Join(dir, "app.lua")}
 			if admin {
 				args = append([]string{"--admin-listen", "127.0.0.1:0"}, args...)
 			}
-			s := startServe(t, 1, args...)
-			metricsBase := base(s.URLs[0])
+			s := startServe(t, args...)
+			metricsBase := base(s.URL)
 			if admin {
 				metricsBase = s.Admin
-				if code, _ := get(t, base(s.URLs[0])+"/metrics", nil); code != 404 {
-					t.Errorf("/metrics on the main listener with --admin-listen: got %d, want 404", code)
+				if resp, _ := enginetest.Get(t, base(s.URL)+"/metrics", nil); resp.StatusCode != 404 {
+					t.Errorf("/metrics on the main listener with --admin-listen: got %d, want 404", resp.StatusCode)
 				}
 			}
-			if code, body := get(t, metricsBase+"/healthz", nil); code != 200 || body != "ok\n" {
-				t.Errorf("/healthz: got %d %q, want 200 ok", code, body)
+			if resp, body := enginetest.Get(t, metricsBase+"/healthz", nil); resp.StatusCode != 200 || body != "ok\n" {
+				t.Errorf("/healthz: got %d %q, want 200 ok", resp.StatusCode, body)
 			}
 
 			var clients []*websocket.Conn
 			for range 3 {
-				c, resp, body := wsDial(t, nil, s.URLs[0], nil)
+				c, resp, body := enginetest.Handshake(t, nil, s.URL, nil)
 				if c == nil {
 					t.Fatalf("dial: %d %q", resp.StatusCode, body)
 				}
 				clients = append(clients, c)
 			}
 			for _, c := range clients {
-				echo(t, c, "hello")
-				echo(t, c, "hello")
+				enginetest.Echo(t, c, "hello")
+				enginetest.Echo(t, c, "hello")
 			}
-			if c, resp, _ := wsDial(t, nil, s.URLs[0]+"?deny=1", nil); c != nil || resp.StatusCode != 403 {
+			if c, resp, _ := enginetest.Handshake(t, nil, s.URL+"?deny=1", nil); c != nil || resp.StatusCode != 403 {
 				t.Fatalf("deny: want 403")
 			}
-			if code, _ := get(t, base(s.URLs[0])+"/ws", nil); code != 400 {
-				t.Fatalf("plain GET: got %d, want 400", code)
+			if resp, _ := enginetest.Get(t, base(s.URL)+"/ws", nil); resp.StatusCode != 400 {
+				t.Fatalf("plain GET: got %d, want 400", resp.StatusCode)
 			}
 			if err := clients[0].WriteMessage(websocket.TextMessage, []byte("boom")); err != nil {
 				t.Fatal(err)
 			}
-			if ce := readCloseFrame(t, clients[0]); ce.Code != websocket.CloseInternalServerErr {
+			if ce, _ := enginetest.ReadClose(t, clients[0]); ce.Code != websocket.CloseInternalServerErr {
 				t.Fatalf("boom: got close %d, want 1011", ce.Code)
 			}
 
@@ -148,7 +144,7 @@ func TestMetrics(t *testing.T) {
 				{"luaws_handler_duration_seconds", []string{"handler=open"}, 3},
 			}
 			var fams map[string]*dto.MetricFamily
-			deadline := time.Now().Add(testTimeout)
+			deadline := time.Now().Add(enginetest.Timeout)
 			for {
 				fams = scrape(t, metricsBase+"/metrics")
 				var wrong []string

@@ -1,10 +1,12 @@
-package cli
+package cli_test
 
 import (
 	"path/filepath"
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // TestServeMiddleware wires middleware from luaws.toml and checks what a
@@ -12,13 +14,13 @@ import (
 // the handshake rate, every refusal shaped by the script's error handler.
 func TestServeMiddleware(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app.lua"), `
+	enginetest.WriteFile(t, filepath.Join(dir, "app.lua"), `
 local M = {}
 function M.message(conn, msg) conn:send(msg) end
 function M.error(req, err, status) return status, nil, "lua says: " .. err end
 return M
 `)
-	writeFile(t, filepath.Join(dir, "luaws.toml"), `
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), `
 [[mount]]
 path = "/chat"
 script = "app.lua"
@@ -34,32 +36,32 @@ handshake_burst = 3
 tokens = ["tok"]
 query = "token"
 `)
-	s := startServe(t, 1, "--config", filepath.Join(dir, "luaws.toml"), "--listen", "127.0.0.1:0")
-	url := s.URLs[0]
+	s := startServe(t, "--config", filepath.Join(dir, "luaws.toml"))
+	url := s.URL
 
-	c, resp, body := wsDial(t, nil, url, nil)
+	c, resp, body := enginetest.Handshake(t, nil, url, nil)
 	if c != nil || resp.StatusCode != 401 || body != "lua says: unauthorized" {
 		t.Fatalf("no token: got %d %q, want 401 \"lua says: unauthorized\"", resp.StatusCode, body)
 	}
 	if resp.Header.Get("Www-Authenticate") == "" {
 		t.Errorf("401 without WWW-Authenticate")
 	}
-	c, resp, body = wsDial(t, nil, url+"?token=tok", nil)
+	c, resp, body = enginetest.Handshake(t, nil, url+"?token=tok", nil)
 	if c == nil {
 		t.Fatalf("token: got %d %q, want 101", resp.StatusCode, body)
 	}
-	echo(t, c, "one")
-	echo(t, c, "two")
+	enginetest.Echo(t, c, "one")
+	enginetest.Echo(t, c, "two")
 	if err := c.WriteMessage(websocket.TextMessage, []byte("three")); err != nil {
 		t.Fatal(err)
 	}
-	if ce := readCloseFrame(t, c); ce.Code != websocket.ClosePolicyViolation || ce.Text != "rate limit exceeded" {
+	if ce, _ := enginetest.ReadClose(t, c); ce.Code != websocket.ClosePolicyViolation || ce.Text != "rate limit exceeded" {
 		t.Errorf("past the rate: got close %d %q, want 1008 \"rate limit exceeded\"", ce.Code, ce.Text)
 	}
-	if c, resp, _ := wsDial(t, nil, url+"?token=tok", nil); c == nil {
+	if c, resp, _ := enginetest.Handshake(t, nil, url+"?token=tok", nil); c == nil {
 		t.Fatalf("third handshake: got %d, want 101", resp.StatusCode)
 	}
-	c, resp, body = wsDial(t, nil, url+"?token=tok", nil)
+	c, resp, body = enginetest.Handshake(t, nil, url+"?token=tok", nil)
 	if c != nil || resp.StatusCode != 429 || body != "lua says: rate limited" {
 		t.Fatalf("fourth handshake: got %d %q, want 429 \"lua says: rate limited\"", resp.StatusCode, body)
 	}

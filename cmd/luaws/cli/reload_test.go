@@ -1,15 +1,12 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,61 +15,6 @@ import (
 
 	"github.com/luaws/luaws/cmd/luaws/cli"
 )
-
-// lockedBuffer is an io.Writer safe for the server's goroutines and the
-// test's reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// serveReloading runs "luaws serve args..." in-process, returns the URL
-// from the listening line and the stderr buffer, and stops the server in
-// t.Cleanup, checking that it exits with 0.
-func serveReloading(t *testing.T, args ...string) (string, *lockedBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	outR, outW := io.Pipe()
-	stderr := &lockedBuffer{}
-	code := make(chan int, 1)
-	go func() {
-		code <- cli.Main(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), outW, io.MultiWriter(stderr, t.Output()))
-		outW.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case c := <-code:
-			if c != cli.ExitOK {
-				t.Errorf("serve exited with %d, want %d", c, cli.ExitOK)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not stop within 15 s")
-		}
-	})
-	lines := bufio.NewScanner(outR)
-	if !lines.Scan() {
-		t.Fatalf("serve printed no listening line; stderr:\n%s", stderr)
-	}
-	go io.Copy(io.Discard, outR)
-	url, ok := strings.CutPrefix(lines.Text(), "luaws listening on ")
-	if !ok {
-		t.Fatalf("got %q, want the listening line", lines.Text())
-	}
-	return url, stderr
-}
 
 // jsonLines returns the JSON log lines whose msg is msg.
 func jsonLines(t *testing.T, logs string, msg string) []map[string]any {
@@ -100,7 +42,8 @@ func TestSIGHUPReloads(t *testing.T) {
 		}
 	}
 	write(`return { message = function(conn, msg) conn:send("v1 " .. msg) end }`)
-	url, stderr := serveReloading(t, "--no-watch", "--log-format", "json", script)
+	s := startServe(t, "--no-watch", "--log-format", "json", script)
+	url, stderr := s.URL, s.stderr
 	c, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +131,8 @@ func TestServeWatchesScript(t *testing.T) {
 		}
 	}
 	write(`return { message = function(conn, msg) conn:send("v1 " .. msg) end }`)
-	url, stderr := serveReloading(t, "--log-format", "json", script)
+	s := startServe(t, "--log-format", "json", script)
+	url, stderr := s.URL, s.stderr
 	c, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package cli
+package cli_test
 
 import (
 	"bytes"
@@ -8,14 +8,17 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/cmd/luaws/cli"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 func TestServeConfigMounts(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.lua"), `return { message = function(conn, msg) conn:send("a:" .. msg) end }`+"\n")
-	writeFile(t, filepath.Join(dir, "b.lua"), `return { message = function(conn, msg) conn:send({ b = msg.x }) end }`+"\n")
-	writeFile(t, filepath.Join(dir, "www/index.html"), "<h1>chat</h1>\n")
-	writeFile(t, filepath.Join(dir, "luaws.toml"), `
+	enginetest.WriteFile(t, filepath.Join(dir, "a.lua"), `return { message = function(conn, msg) conn:send("a:" .. msg) end }`+"\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "b.lua"), `return { message = function(conn, msg) conn:send({ b = msg.x }) end }`+"\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "www/index.html"), "<h1>chat</h1>\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), `
 listen = "127.0.0.1:1"   # overridden by --listen
 static = { "/" = "www" }
 
@@ -29,11 +32,11 @@ script = "b.lua"
 serializer = "json"
 workers = 2
 `)
-	s := startServe(t, 2, "--config", filepath.Join(dir, "luaws.toml"), "--listen", "127.0.0.1:0")
-	if !strings.HasSuffix(s.URLs[0], "/a") || !strings.HasSuffix(s.URLs[1], "/b") {
-		t.Fatalf("got URLs %v, want /a and /b", s.URLs)
+	urls := startServe(t, "--config", filepath.Join(dir, "luaws.toml")).urls(t, 2)
+	if !strings.HasSuffix(urls[0], "/a") || !strings.HasSuffix(urls[1], "/b") {
+		t.Fatalf("got URLs %v, want /a and /b", urls)
 	}
-	a, _, _ := wsDial(t, nil, s.URLs[0], nil)
+	a, _, _ := enginetest.Handshake(t, nil, urls[0], nil)
 	if a == nil {
 		t.Fatal("dial /a failed")
 	}
@@ -43,7 +46,7 @@ workers = 2
 	if _, got, err := a.ReadMessage(); err != nil || string(got) != "a:hi" {
 		t.Fatalf("/a: got %q %v, want a:hi", got, err)
 	}
-	b, _, _ := wsDial(t, nil, s.URLs[1], nil)
+	b, _, _ := enginetest.Handshake(t, nil, urls[1], nil)
 	if b == nil {
 		t.Fatal("dial /b failed")
 	}
@@ -53,30 +56,30 @@ workers = 2
 	if _, got, err := b.ReadMessage(); err != nil || string(got) != `{"b":3}` {
 		t.Fatalf("/b: got %q %v, want {\"b\":3}", got, err)
 	}
-	if code, body := get(t, base(s.URLs[0])+"/", nil); code != 200 || body != "<h1>chat</h1>\n" {
-		t.Errorf("static /: got %d %q", code, body)
+	if resp, body := enginetest.Get(t, base(urls[0])+"/", nil); resp.StatusCode != 200 || body != "<h1>chat</h1>\n" {
+		t.Errorf("static /: got %d %q", resp.StatusCode, body)
 	}
 }
 
 func TestServeStaticFlag(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "www/app.js"), "console.log(1)\n")
-	s := startServe(t, 1, "--listen", "127.0.0.1:0", "--static", filepath.Join(dir, "www"), "../../../scripts/echo.lua")
-	if code, body := get(t, base(s.URLs[0])+"/app.js", nil); code != 200 || body != "console.log(1)\n" {
-		t.Errorf("static /app.js: got %d %q", code, body)
+	enginetest.WriteFile(t, filepath.Join(dir, "www/app.js"), "console.log(1)\n")
+	s := startServe(t, "--static", filepath.Join(dir, "www"), "../../../scripts/echo.lua")
+	if resp, body := enginetest.Get(t, base(s.URL)+"/app.js", nil); resp.StatusCode != 200 || body != "console.log(1)\n" {
+		t.Errorf("static /app.js: got %d %q", resp.StatusCode, body)
 	}
-	if code, _ := get(t, base(s.URLs[0])+"/nope.js", nil); code != 404 {
-		t.Errorf("static /nope.js: got %d, want 404", code)
+	if resp, _ := enginetest.Get(t, base(s.URL)+"/nope.js", nil); resp.StatusCode != 404 {
+		t.Errorf("static /nope.js: got %d, want 404", resp.StatusCode)
 	}
-	c, _, _ := wsDial(t, nil, s.URLs[0], nil)
-	echo(t, c, "next to the socket")
+	c, _, _ := enginetest.Handshake(t, nil, s.URL, nil)
+	enginetest.Echo(t, c, "next to the socket")
 }
 
 // TestServeFlagErrors: bad input stops serve with one line and exit 2.
 func TestServeFlagErrors(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
-	writeFile(t, filepath.Join(dir, "luaws.toml"), "[[mount]]\nscript = \"app.lua\"\n[[mount]]\npath = \"/b\"\nscript = \"app.lua\"\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
+	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), "[[mount]]\nscript = \"app.lua\"\n[[mount]]\npath = \"/b\"\nscript = \"app.lua\"\n")
 	app, toml := filepath.Join(dir, "app.lua"), filepath.Join(dir, "luaws.toml")
 	for _, tc := range []struct {
 		args []string
@@ -98,8 +101,8 @@ func TestServeFlagErrors(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		args := append([]string{"serve", "--listen", "127.0.0.1:0"}, tc.args...)
-		if code := Main(ctx, args, &stdout, &stderr); code != ExitBadInput {
-			t.Errorf("%v: exit code %d, want %d; stderr %q", tc.args, code, ExitBadInput, stderr.String())
+		if code := cli.Main(ctx, args, &stdout, &stderr); code != cli.ExitBadInput {
+			t.Errorf("%v: exit code %d, want %d; stderr %q", tc.args, code, cli.ExitBadInput, stderr.String())
 		}
 		if !strings.HasPrefix(stderr.String(), tc.want) {
 			t.Errorf("%v:\ngot  %q\nwant %q", tc.args, stderr.String(), tc.want)
@@ -108,21 +111,21 @@ func TestServeFlagErrors(t *testing.T) {
 }
 
 func TestServeCompression(t *testing.T) {
-	s := startServe(t, 1, "--listen", "127.0.0.1:0", "--compression", "--max-message-size", "4KiB", "../../../scripts/echo.lua")
-	d := &websocket.Dialer{EnableCompression: true, HandshakeTimeout: testTimeout}
-	c, resp, body := wsDial(t, d, s.URLs[0], nil)
+	s := startServe(t, "--compression", "--max-message-size", "4KiB", "../../../scripts/echo.lua")
+	d := &websocket.Dialer{EnableCompression: true, HandshakeTimeout: enginetest.Timeout}
+	c, resp, body := enginetest.Handshake(t, d, s.URL, nil)
 	if c == nil {
 		t.Fatalf("dial: %d %q", resp.StatusCode, body)
 	}
 	if ext := resp.Header.Get("Sec-Websocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
 		t.Fatalf("Sec-WebSocket-Extensions: got %q, want permessage-deflate", ext)
 	}
-	echo(t, c, strings.Repeat("compressible ", 100))
+	enginetest.Echo(t, c, strings.Repeat("compressible ", 100))
 	// 64 KiB of one letter is tiny on the wire, but over 4 KiB inflated.
 	if err := c.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("a"), 64<<10)); err != nil {
 		t.Fatal(err)
 	}
-	if ce := readCloseFrame(t, c); ce.Code != websocket.CloseMessageTooBig {
+	if ce, _ := enginetest.ReadClose(t, c); ce.Code != websocket.CloseMessageTooBig {
 		t.Errorf("got close %d %q, want 1009", ce.Code, ce.Text)
 	}
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // RequireChromiumEnv names the environment variable that turns a missing
@@ -118,7 +120,7 @@ type Tab struct {
 	b       *Browser
 	name    string
 	ctx     context.Context
-	console syncBuffer // console output and uncaught exceptions
+	console enginetest.Buffer // console output and uncaught exceptions
 }
 
 // Tab opens a new tab; name is used in failure messages and artifact file

@@ -8,7 +8,6 @@ package exampletest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/cmd/luaws/cli"
+	"github.com/luaws/luaws/engine/enginetest"
 )
 
 // Timeouts for waits in tests: generous, for a loaded 2-core machine.
@@ -51,7 +51,7 @@ type process struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when cli.Main has returned
 	code   int
-	stderr syncBuffer
+	stderr enginetest.Buffer
 }
 
 // Serve runs `luaws serve --listen 127.0.0.1:0 ARGS...` through cli.Main
@@ -211,11 +211,11 @@ func (s *Server) start(listen string) error {
 
 // Dial opens a WebSocket to pathAndQuery on the server with header (may be
 // nil) and closes it in t.Cleanup. A refused handshake fails the test;
-// use websocket.DefaultDialer with [Server.WS] to look at refusals.
+// use [enginetest.Handshake] with [Server.WS] to look at refusals.
 func (s *Server) Dial(t testing.TB, pathAndQuery string, header http.Header) *websocket.Conn {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: ReadTimeout}
-	c, resp, err := d.Dial(s.WS(pathAndQuery), header)
+	d := &websocket.Dialer{HandshakeTimeout: ReadTimeout}
+	c, resp, err := enginetest.DialWith(t, d, s.WS(pathAndQuery), header)
 	if err != nil {
 		status := ""
 		if resp != nil {
@@ -223,7 +223,6 @@ func (s *Server) Dial(t testing.TB, pathAndQuery string, header http.Header) *we
 		}
 		t.Fatalf("dial %s: %v%s", pathAndQuery, err, status)
 	}
-	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -263,22 +262,4 @@ func WriteJSON(t testing.TB, c *websocket.Conn, v any) {
 	if err := c.WriteJSON(v); err != nil {
 		t.Fatalf("write %v: %v", v, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
