@@ -16,12 +16,15 @@ func TestEchoScript(t *testing.T) {
 	}
 }
 
-func TestIDsCountFromOne(t *testing.T) {
-	ts := newTestServer(t, `
+// sendIDOnOpen sends each connection its id.
+const sendIDOnOpen = `
 local M = {}
 function M.open(conn) conn:send(tostring(conn.id)) end
 return M
-`, serverOpts{})
+`
+
+func TestIDsCountFromOne(t *testing.T) {
+	ts := newTestServer(t, sendIDOnOpen, serverOpts{})
 	for want := 1; want <= 3; want++ {
 		c := ts.dial(t, "")
 		if got := read(t, c); got != string(rune('0'+want)) {
@@ -54,11 +57,7 @@ return M
 // TestIDsNeverReused closes a connection and checks that the next one gets
 // a new id.
 func TestIDsNeverReused(t *testing.T) {
-	ts := newTestServer(t, `
-local M = {}
-function M.open(conn) conn:send(tostring(conn.id)) end
-return M
-`, serverOpts{})
+	ts := newTestServer(t, sendIDOnOpen, serverOpts{})
 	for want := 1; want <= 3; want++ {
 		c := ts.dial(t, "")
 		if got := read(t, c); got != strconv.Itoa(want) {

@@ -96,13 +96,7 @@ func (v *vm) luaBroadcast(L *lua.LState) int {
 		}
 	}
 	n, err := em.Broadcast(typ, data, except)
-	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
-		return 2
-	}
-	L.Push(lua.LNumber(n))
-	return 1
+	return pushCount(L, n, err)
 }
 
 // luaPublish is luaws.publish(topic, v): v encoded once and sent to every
@@ -114,6 +108,11 @@ func (v *vm) luaPublish(L *lua.LState) int {
 	topic := checkTopic(L, 1)
 	typ, data := v.encodeArg(L, 2, "publish")
 	n, err := em.Publish(topic, typ, data)
+	return pushCount(L, n, err)
+}
+
+// pushCount returns n to Lua, or nil and the error's text.
+func pushCount(L *lua.LState, n int, err error) int {
 	if err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err.Error()))

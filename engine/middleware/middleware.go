@@ -141,11 +141,11 @@ func (in *Init) Rate(key string, def float64) float64 {
 	case float64:
 		f = v
 	default:
-		in.fail(key, "want a positive number, got %s", describe(v))
+		in.fail(key, "want a positive number, got %s", Describe(v))
 		return def
 	}
 	if f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-		in.fail(key, "want a positive number, got %s", describe(v))
+		in.fail(key, "want a positive number, got %s", Describe(v))
 		return def
 	}
 	return f
@@ -159,7 +159,7 @@ func (in *Init) Count(key string, def int) int {
 	}
 	n, ok := v.(int64)
 	if !ok || n < 1 || n > 1<<31 {
-		in.fail(key, "want a whole number from 1, got %s", describe(v))
+		in.fail(key, "want a whole number from 1, got %s", Describe(v))
 		return def
 	}
 	return int(n)
@@ -173,7 +173,7 @@ func (in *Init) String(key, def string) string {
 	}
 	s, ok := v.(string)
 	if !ok || s == "" {
-		in.fail(key, "want a non-empty string, got %s", describe(v))
+		in.fail(key, "want a non-empty string, got %s", Describe(v))
 		return def
 	}
 	return s
@@ -199,7 +199,7 @@ func (in *Init) Duration(key string, def time.Duration) time.Duration {
 			return time.Duration(v * float64(time.Second))
 		}
 	}
-	in.fail(key, `want a duration such as "1m" or a number of seconds, got %s`, describe(v))
+	in.fail(key, `want a duration such as "1m" or a number of seconds, got %s`, Describe(v))
 	return def
 }
 
@@ -211,14 +211,14 @@ func (in *Init) Strings(key string) []string {
 	}
 	arr, ok := v.([]any)
 	if !ok {
-		in.fail(key, "want an array of strings, got %s", describe(v))
+		in.fail(key, "want an array of strings, got %s", Describe(v))
 		return nil
 	}
 	out := make([]string, 0, len(arr))
 	for i, e := range arr {
 		s, ok := e.(string)
 		if !ok {
-			in.fail(key+"."+strconv.Itoa(i), "want a string, got %s", describe(e))
+			in.fail(key+"."+strconv.Itoa(i), "want a string, got %s", Describe(e))
 			return nil
 		}
 		out = append(out, s)
@@ -234,14 +234,14 @@ func (in *Init) StringMap(key string) map[string]string {
 	}
 	t, ok := v.(map[string]any)
 	if !ok {
-		in.fail(key, "want a table of strings, got %s", describe(v))
+		in.fail(key, "want a table of strings, got %s", Describe(v))
 		return nil
 	}
 	out := make(map[string]string, len(t))
 	for _, k := range slices.Sorted(maps.Keys(t)) {
 		s, ok := t[k].(string)
 		if !ok {
-			in.fail(key+"."+k, "want a string, got %s", describe(t[k]))
+			in.fail(key+"."+k, "want a string, got %s", Describe(t[k]))
 			return nil
 		}
 		out[k] = s
@@ -249,8 +249,10 @@ func (in *Init) StringMap(key string) map[string]string {
 	return out
 }
 
-// describe names a TOML value for an error message.
-func describe(v any) string {
+// Describe names a setting's value for an error message ("want a string,
+// got 3"): a string quoted, a number or a boolean as written, "an array",
+// "a table", "nothing" for nil, or else its Go type.
+func Describe(v any) string {
 	switch v := v.(type) {
 	case string:
 		return strconv.Quote(v)

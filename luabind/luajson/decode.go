@@ -485,17 +485,50 @@ func (d *decoder) enter() error {
 	return nil
 }
 
-// array parses the array at d.pos. Its elements are collected on d.vals and
-// then copied into a table of the exact size.
-func (d *decoder) array() (lua.LValue, error) {
+// open starts the array or object whose '[' or '{' is at d.pos, one level
+// deeper, and reports whether it is empty: then its end byte is read too
+// and the depth is back.
+func (d *decoder) open(end byte) (empty bool, err error) {
 	if err := d.enter(); err != nil {
-		return lua.LNil, err
+		return false, err
 	}
 	d.pos++
 	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+	if d.pos < len(d.data) && d.data[d.pos] == end {
 		d.pos++
 		d.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
+// next reads what follows an element of an array or an object: a ',' and
+// the space after it, or end, the last element's (done).
+func (d *decoder) next(end byte) (done bool, err error) {
+	d.skipSpace()
+	if d.pos >= len(d.data) {
+		return false, errUnexpectedEOF
+	}
+	c := d.data[d.pos]
+	d.pos++
+	if c == end {
+		return true, nil
+	}
+	if c != ',' {
+		return false, d.invalid(d.pos - 1)
+	}
+	d.skipSpace()
+	return false, nil
+}
+
+// array parses the array at d.pos. Its elements are collected on d.vals and
+// then copied into a table of the exact size.
+func (d *decoder) array() (lua.LValue, error) {
+	empty, err := d.open(']')
+	if err != nil {
+		return lua.LNil, err
+	}
+	if empty {
 		t := d.l.CreateTable(0, 0)
 		t.Metatable = d.arrayMT
 		return t, nil
@@ -507,19 +540,13 @@ func (d *decoder) array() (lua.LValue, error) {
 			return lua.LNil, err
 		}
 		d.vals = append(d.vals, v)
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return lua.LNil, errUnexpectedEOF
+		done, err := d.next(']')
+		if err != nil {
+			return lua.LNil, err
 		}
-		c := d.data[d.pos]
-		d.pos++
-		if c == ']' {
+		if done {
 			break
 		}
-		if c != ',' {
-			return lua.LNil, d.invalid(d.pos - 1)
-		}
-		d.skipSpace()
 	}
 	elems := d.vals[base:]
 	t := d.l.CreateTable(len(elems), 0)
@@ -536,14 +563,11 @@ func (d *decoder) array() (lua.LValue, error) {
 // object parses the object at d.pos. Its members are collected on d.keys and
 // d.vals and then set, in order, into a table sized for them.
 func (d *decoder) object() (lua.LValue, error) {
-	if err := d.enter(); err != nil {
+	empty, err := d.open('}')
+	if err != nil {
 		return lua.LNil, err
 	}
-	d.pos++
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
+	if empty {
 		return d.l.CreateTable(0, 0), nil
 	}
 	base, kbase := len(d.vals), len(d.keys)
@@ -567,19 +591,13 @@ func (d *decoder) object() (lua.LValue, error) {
 		}
 		d.keys = append(d.keys, k)
 		d.vals = append(d.vals, v)
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return lua.LNil, errUnexpectedEOF
+		done, err := d.next('}')
+		if err != nil {
+			return lua.LNil, err
 		}
-		c := d.data[d.pos]
-		d.pos++
-		if c == '}' {
+		if done {
 			break
 		}
-		if c != ',' {
-			return lua.LNil, d.invalid(d.pos - 1)
-		}
-		d.skipSpace()
 	}
 	keys, vals := d.keys[kbase:], d.vals[base:]
 	t := d.l.CreateTable(0, len(keys))

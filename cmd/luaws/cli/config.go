@@ -317,10 +317,7 @@ func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountC
 	t.strings("middleware", &mc.Middleware)
 	for i, name := range mc.Middleware {
 		if !middleware.Known(name) {
-			try := "the middleware are: " + strings.Join(middleware.Names(), ", ")
-			if near := nearest(name, middleware.Names()); near != "" {
-				try = "did you mean " + near + "?"
-			}
+			try := hint(name, middleware.Names(), "the middleware are: ")
 			t.doc.fail(append(t.pathOf("middleware"), strconv.Itoa(i)), try, "unknown middleware %q", name)
 		}
 	}
@@ -357,10 +354,7 @@ func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountC
 			}
 			try := ""
 			if ke.Msg == "unknown key" {
-				try = fmt.Sprintf("the keys of %s are: %s", name, strings.Join(ke.Known, ", "))
-				if near := nearest(ke.Key, ke.Known); near != "" {
-					try = "did you mean " + near + "?"
-				}
+				try = hint(ke.Key, ke.Known, "the keys of "+name+" are: ")
 			}
 			t.doc.fail(path, try, "%s", msg)
 		} else if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/luaws/luaws/engine/middleware"
 )
 
 // ConfigError is a bad luaws.toml. It prints as one line naming the file,
@@ -249,12 +251,17 @@ func (t *table) finish(what string, known []string) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		try := fmt.Sprintf("the keys of %s are: %s", what, strings.Join(known, ", "))
-		if near := nearest(k, known); near != "" {
-			try = "did you mean " + near + "?"
-		}
-		t.doc.fail(t.pathOf(k), try, "unknown key")
+		t.doc.fail(t.pathOf(k), hint(k, known, "the keys of "+what+" are: "), "unknown key")
 	}
+}
+
+// hint is the Try of an unknown name w: "did you mean NEAR?" when w looks
+// like a typo of one of known, or else list followed by every known name.
+func hint(w string, known []string, list string) string {
+	if near := nearest(w, known); near != "" {
+		return "did you mean " + near + "?"
+	}
+	return list + strings.Join(known, ", ")
 }
 
 // nearest returns the known word closest to w if it is a likely typo.
@@ -288,23 +295,14 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// tomlType names a decoded value's TOML type for error messages.
+// tomlType names a decoded value for error messages, as the middleware
+// settings do, and dates and times as such.
 func tomlType(v any) string {
-	switch v := v.(type) {
-	case string:
-		return fmt.Sprintf("%q", v)
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "a table"
+	switch v.(type) {
+	case time.Time, toml.LocalDate, toml.LocalDateTime, toml.LocalTime:
+		return "a date or time"
 	}
-	return "a date or time"
+	return middleware.Describe(v)
 }
 
 // str reads a string.

@@ -215,13 +215,9 @@ func (s *Server) start(listen string) error {
 func (s *Server) Dial(t testing.TB, pathAndQuery string, header http.Header) *websocket.Conn {
 	t.Helper()
 	d := &websocket.Dialer{HandshakeTimeout: ReadTimeout}
-	c, resp, err := enginetest.DialWith(t, d, s.WS(pathAndQuery), header)
-	if err != nil {
-		status := ""
-		if resp != nil {
-			status = " (" + resp.Status + ")"
-		}
-		t.Fatalf("dial %s: %v%s", pathAndQuery, err, status)
+	c, resp, body := enginetest.Handshake(t, d, s.WS(pathAndQuery), header)
+	if c == nil {
+		t.Fatalf("dial %s: %s %q", pathAndQuery, resp.Status, body)
 	}
 	return c
 }

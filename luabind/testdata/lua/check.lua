@@ -65,4 +65,10 @@ function check.run(tests, conn)
   return #names
 end
 
+-- handler returns the handler table of a test script: when a client
+-- connects, it runs tests with the conn and sends "ok N", N tests passed.
+function check.handler(tests)
+  return { open = function(conn) conn:send("ok " .. check.run(tests, conn)) end }
+end
+
 return check

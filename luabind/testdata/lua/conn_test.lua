@@ -49,10 +49,4 @@ function T.identity(conn)
   eq(luaws.connections()[conn.id] == conn, true, "so does luaws.connections")
 end
 
-local M = {}
-
-function M.open(conn)
-  conn:send("ok " .. check.run(T, conn))
-end
-
-return M
+return check.handler(T)

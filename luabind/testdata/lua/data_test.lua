@@ -120,10 +120,4 @@ function T.handshake_values(conn)
   eq(conn.query.name, "ann", "query from the URL")
 end
 
-local M = {}
-
-function M.open(conn)
-  conn:send("ok " .. check.run(T, conn))
-end
-
-return M
+return check.handler(T)

@@ -71,10 +71,4 @@ function T.conn_send_encodes(conn)
   eq(conn:send({ ok = true }), true, "send returns true")
 end
 
-local M = {}
-
-function M.open(conn)
-  conn:send("ok " .. check.run(T, conn))
-end
-
-return M
+return check.handler(T)

@@ -54,10 +54,4 @@ function T.require()
   eq(err:find("no_such_module", 1, true) ~= nil, true, "the error names the module")
 end
 
-local M = {}
-
-function M.open(conn)
-  conn:send("ok " .. check.run(T, conn))
-end
-
-return M
+return check.handler(T)
