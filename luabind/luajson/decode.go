@@ -486,9 +486,9 @@ func (d *decoder) enter() error {
 }
 
 // open starts the array or object whose '[' or '{' is at d.pos, one level
-// deeper, and reports whether it is empty: then its end byte is read too
-// and the depth is back.
-func (d *decoder) open(end byte) (empty bool, err error) {
+// deeper, and reports whether it is empty (done): then its end byte has
+// been read too.
+func (d *decoder) open(end byte) (done bool, err error) {
 	if err := d.enter(); err != nil {
 		return false, err
 	}
@@ -496,7 +496,6 @@ func (d *decoder) open(end byte) (empty bool, err error) {
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == end {
 		d.pos++
-		d.depth--
 		return true, nil
 	}
 	return false, nil
@@ -524,28 +523,19 @@ func (d *decoder) next(end byte) (done bool, err error) {
 // array parses the array at d.pos. Its elements are collected on d.vals and
 // then copied into a table of the exact size.
 func (d *decoder) array() (lua.LValue, error) {
-	empty, err := d.open(']')
+	done, err := d.open(']')
 	if err != nil {
 		return lua.LNil, err
 	}
-	if empty {
-		t := d.l.CreateTable(0, 0)
-		t.Metatable = d.arrayMT
-		return t, nil
-	}
 	base := len(d.vals)
-	for {
+	for !done {
 		v, err := d.value()
 		if err != nil {
 			return lua.LNil, err
 		}
 		d.vals = append(d.vals, v)
-		done, err := d.next(']')
-		if err != nil {
+		if done, err = d.next(']'); err != nil {
 			return lua.LNil, err
-		}
-		if done {
-			break
 		}
 	}
 	elems := d.vals[base:]
@@ -563,15 +553,12 @@ func (d *decoder) array() (lua.LValue, error) {
 // object parses the object at d.pos. Its members are collected on d.keys and
 // d.vals and then set, in order, into a table sized for them.
 func (d *decoder) object() (lua.LValue, error) {
-	empty, err := d.open('}')
+	done, err := d.open('}')
 	if err != nil {
 		return lua.LNil, err
 	}
-	if empty {
-		return d.l.CreateTable(0, 0), nil
-	}
 	base, kbase := len(d.vals), len(d.keys)
-	for {
+	for !done {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return lua.LNil, d.invalid(d.pos)
 		}
@@ -591,12 +578,8 @@ func (d *decoder) object() (lua.LValue, error) {
 		}
 		d.keys = append(d.keys, k)
 		d.vals = append(d.vals, v)
-		done, err := d.next('}')
-		if err != nil {
+		if done, err = d.next('}'); err != nil {
 			return lua.LNil, err
-		}
-		if done {
-			break
 		}
 	}
 	keys, vals := d.keys[kbase:], d.vals[base:]
