@@ -117,10 +117,14 @@ func ReadClose(t testing.TB, c *websocket.Conn) (*websocket.CloseError, []string
 }
 
 // Write writes one message of type typ to c, waiting at most [Timeout].
+// The deadline holds for this write only, not for the test's own writes
+// after it.
 func Write(t testing.TB, c *websocket.Conn, typ int, data []byte) {
 	t.Helper()
 	_ = c.SetWriteDeadline(time.Now().Add(Timeout))
-	if err := c.WriteMessage(typ, data); err != nil {
+	err := c.WriteMessage(typ, data)
+	_ = c.SetWriteDeadline(time.Time{})
+	if err != nil {
 		t.Fatalf("write: %v", err)
 	}
 }
