@@ -166,13 +166,14 @@ func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	if len(set) == 0 {
 		return 0
 	}
-	f, ok := m.prepare(messageType, data)
-	if !ok {
+	pm, err := websocket.NewPreparedMessage(messageType, data)
+	if err != nil {
+		m.log.Error("prepare message", LogKeyError, err)
 		return 0
 	}
 	n := 0
 	for c := range set {
-		if c.enqueue(f) == nil {
+		if c.enqueue(frame{pm: pm, size: len(data)}) == nil {
 			n++
 		}
 	}
@@ -185,29 +186,18 @@ func (m *Mount) deliverAll(messageType int, data []byte, except uint64) int {
 	if len(conns) == 0 || len(conns) == 1 && conns[0].id == except {
 		return 0
 	}
-	f, ok := m.prepare(messageType, data)
-	if !ok {
+	pm, err := websocket.NewPreparedMessage(messageType, data)
+	if err != nil {
+		m.log.Error("prepare message", LogKeyError, err)
 		return 0
 	}
 	n := 0
 	for _, c := range conns {
-		if c.id != except && c.enqueue(f) == nil {
+		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}) == nil {
 			n++
 		}
 	}
 	return n
-}
-
-// prepare builds the frame that deliverTopic and deliverAll queue to many
-// connections: the message is framed (and compressed) once, not per
-// connection. It logs why it cannot.
-func (m *Mount) prepare(messageType int, data []byte) (frame, bool) {
-	pm, err := websocket.NewPreparedMessage(messageType, data)
-	if err != nil {
-		m.log.Error("prepare message", LogKeyError, err)
-		return frame{}, false
-	}
-	return frame{pm: pm, size: len(data)}, true
 }
 
 // Messages between nodes are envelopes on the mount's broker subject:
