@@ -36,6 +36,7 @@ type Conn struct {
 	id          uint64
 	mount       *Mount
 	ws          *websocket.Conn // nil until the upgrade is done; set under mu
+	bc          *batchConn      // the socket under ws; set with ws
 	req         *Request
 	subprotocol string
 	data        *Data
@@ -46,9 +47,10 @@ type Conn struct {
 	state       atomic.Int32    // changed only with mu held
 
 	mu          sync.Mutex
-	queue       []frame // waiting for the writer
-	spare       []frame // the writer's last batch, reused
-	writing     bool    // a writer goroutine is running
+	queue       []frame  // waiting for the writer
+	spare       []frame  // the writer's last batch, reused
+	writing     bool     // a writer goroutine (or writeNow) is writing
+	flusher     *Flusher // lists this connection for a writeNow; nil if none
 	wake        chan struct{}
 	closeCode   int // set when the server starts the close (Close, abort); 0 otherwise
 	closeReason string
@@ -108,7 +110,7 @@ func (c *Conn) Open() bool { return c.state.Load() == stateOpen }
 // [ErrSlowConsumer] if the queue is full, in which case the connection is
 // closed with 1008.
 func (c *Conn) Send(messageType int, data []byte) error {
-	return c.enqueue(frame{typ: messageType, data: data})
+	return c.enqueue(frame{typ: messageType, data: data}, nil)
 }
 
 // SendPrepared queues a prepared message, as a broadcast does: the frame
@@ -116,7 +118,7 @@ func (c *Conn) Send(messageType int, data []byte) error {
 // [MountStats.BytesOut] (a PreparedMessage does not tell its size); use
 // [Mount.Broadcast] where that matters.
 func (c *Conn) SendPrepared(pm *websocket.PreparedMessage) error {
-	return c.enqueue(frame{pm: pm})
+	return c.enqueue(frame{pm: pm}, nil)
 }
 
 // Ping queues a ping; the payload is cut to 125 bytes.
@@ -124,7 +126,7 @@ func (c *Conn) Ping(payload []byte) error {
 	if len(payload) > 125 {
 		payload = payload[:125]
 	}
-	return c.enqueue(frame{typ: websocket.PingMessage, data: payload})
+	return c.enqueue(frame{typ: websocket.PingMessage, data: payload}, nil)
 }
 
 // Close starts the close handshake: messages already queued are sent, then
@@ -162,7 +164,9 @@ func (c *Conn) abort(code int, reason string) {
 	}()
 }
 
-func (c *Conn) enqueue(f frame) error {
+// enqueue queues f. With a Flusher fl, a connection without a running
+// writer is listed in fl instead of getting one: fl.Flush writes.
+func (c *Conn) enqueue(f frame, fl *Flusher) error {
 	c.mu.Lock()
 	if c.state.Load() != stateOpen {
 		c.mu.Unlock()
@@ -178,7 +182,16 @@ func (c *Conn) enqueue(f frame) error {
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, f)
-	c.kickLocked()
+	switch {
+	case fl == nil || c.writing:
+		c.kickLocked()
+	case c.flusher == nil:
+		c.flusher = fl
+		fl.conns = append(fl.conns, c)
+	case c.flusher != fl:
+		// Listed by another goroutine's Flusher: do not wait for it.
+		c.kickLocked()
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -252,6 +265,15 @@ func (c *Conn) serve(done func()) {
 // errTooBig is a message over MountConfig.MaxMessageSize.
 var errTooBig = errors.New("engine: message too big")
 
+// readBufPool lends the reader a buffer to read a message into; the
+// message is then copied out at its exact size, instead of the 512 bytes
+// and up that io.ReadAll allocates for the smallest one.
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledRead is the largest read buffer kept in readBufPool; a message
+// that outgrows it is handed over as it is, without a copy.
+const maxPooledRead = 64 << 10
+
 // readMessage reads the next data message. Its size is checked as it is
 // read, after permessage-deflate: gorilla's read limit counts the bytes on
 // the wire, which a compressed message can multiply without bound. A
@@ -262,12 +284,41 @@ func (c *Conn) readMessage() (int, []byte, error) {
 		return 0, nil, err
 	}
 	limit := c.mount.cfg.MaxMessageSize
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return 0, nil, err
+	bp := readBufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		end := cap(buf)
+		if rest := limit + 1 - int64(len(buf)); rest < int64(end-len(buf)) {
+			end = len(buf) + int(rest) // no more than one byte over the limit
+		}
+		var n int
+		n, err = r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			break
+		}
 	}
-	if int64(len(data)) > limit {
-		return typ, nil, errTooBig
+	var data []byte
+	switch {
+	case int64(len(buf)) > limit:
+		err = errTooBig
+	case err != io.EOF:
+	case cap(buf) > maxPooledRead:
+		return typ, buf, nil // handed over: not back to the pool
+	default:
+		data = make([]byte, len(buf))
+		copy(data, buf)
+		err = nil
+	}
+	if cap(buf) <= maxPooledRead {
+		*bp = buf[:0]
+		readBufPool.Put(bp)
+	}
+	if err != nil {
+		return typ, nil, err
 	}
 	return typ, data, nil
 }

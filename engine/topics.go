@@ -173,7 +173,7 @@ func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	}
 	n := 0
 	for c := range set {
-		if c.enqueue(frame{pm: pm, size: len(data)}) == nil {
+		if c.enqueue(frame{pm: pm, size: len(data)}, nil) == nil {
 			n++
 		}
 	}
@@ -193,7 +193,7 @@ func (m *Mount) deliverAll(messageType int, data []byte, except uint64) int {
 	}
 	n := 0
 	for _, c := range conns {
-		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}) == nil {
+		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}, nil) == nil {
 			n++
 		}
 	}

@@ -94,7 +94,8 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		c.Attach(reply.Attach)
 	}
 	m.add(c)
-	ws, err := m.upgrader.Upgrade(w, r, header)
+	bw := &batchWriter{ResponseWriter: w}
+	ws, err := m.upgrader.Upgrade(bw, r, header)
 	if err != nil {
 		m.remove(c)
 		c.mu.Lock()
@@ -113,7 +114,7 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(readLimit)
 	m.stats.accepted.Add(1)
 	c.mu.Lock()
-	c.ws = ws
+	c.ws, c.bc = ws, bw.bc
 	c.writing = false
 	if len(c.queue) > 0 {
 		c.kickLocked()

@@ -9,17 +9,32 @@ import (
 
 // writerLinger is how long an idle writer goroutine waits for more before it
 // exits, so that a busy connection keeps its writer and an idle one holds none.
-const writerLinger = 2 * time.Second
+// The timer is not moved on every write: a writer exits between one and
+// two writerLinger after its last batch.
+const writerLinger = time.Second
 
 // writeLoop is the connection's writer: it sends everything queued, in
 // order, then waits a little for more. At most one runs per connection.
 func (c *Conn) writeLoop() {
-	var idle *time.Timer
+	var (
+		idle    *time.Timer
+		batches uint64 // batches written
+		armed   uint64 // batches when idle was last armed
+	)
 	defer func() {
 		if idle != nil {
 			idle.Stop()
 		}
 	}()
+	if c.bc.pending() {
+		// What a writeNow left: the socket was full.
+		_ = c.bc.SetWriteDeadline(time.Now().Add(c.mount.cfg.WriteTimeout))
+		if err := c.bc.flush(); err != nil {
+			c.mu.Lock()
+			c.writeFailed(err)
+			return
+		}
+	}
 	for {
 		c.mu.Lock()
 		if c.state.Load() == stateClosed {
@@ -31,14 +46,18 @@ func (c *Conn) writeLoop() {
 		if len(batch) == 0 {
 			c.mu.Unlock()
 			if idle == nil {
-				idle = time.NewTimer(writerLinger)
-			} else {
-				idle.Reset(writerLinger)
+				idle, armed = time.NewTimer(writerLinger), batches
 			}
 			select {
 			case <-c.wake:
 				continue
 			case <-idle.C:
+			}
+			if batches != armed {
+				// Busy since the timer was armed: wait one more linger.
+				idle.Reset(writerLinger)
+				armed = batches
+				continue
 			}
 			c.mu.Lock()
 			if len(c.queue) == 0 {
@@ -53,39 +72,114 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 
 		err := c.writeBatch(batch)
+		batches++
 		clear(batch)
 		c.mu.Lock()
 		c.spare = batch[:0]
 		if err != nil {
-			// The reader decides the close code: a failed write leaves
-			// closeCode alone, so that a close frame the peer sent (or a
-			// 1009 or 1002 gorilla sent, which fails our later writes with
-			// ErrCloseSent) still reaches Handler.Close.
-			c.writing = false
-			wasOpen := c.state.Load() == stateOpen
-			if wasOpen {
-				c.state.Store(stateClosing)
-			}
-			c.queue = nil
-			c.mu.Unlock()
-			if wasOpen && !errors.Is(err, websocket.ErrCloseSent) {
-				c.log.Warn("write failed", LogKeyError, err)
-			}
-			_ = c.ws.NetConn().Close()
+			c.writeFailed(err)
 			return
 		}
 		c.mu.Unlock()
 	}
 }
 
-// writeBatch writes frames in order under one write deadline. A close frame
-// ends the batch: nothing may follow it.
+// writeFailed ends the writer after a failed write: the socket is closed,
+// and the reader, failing too, ends the connection. c.mu must be held; it
+// is released.
+func (c *Conn) writeFailed(err error) {
+	// The reader decides the close code: a failed write leaves closeCode
+	// alone, so that a close frame the peer sent (or a 1009 or 1002
+	// gorilla sent, which fails our later writes with ErrCloseSent) still
+	// reaches Handler.Close.
+	c.writing = false
+	wasOpen := c.state.Load() == stateOpen
+	if wasOpen {
+		c.state.Store(stateClosing)
+	}
+	c.queue = nil
+	c.mu.Unlock()
+	if wasOpen && !errors.Is(err, websocket.ErrCloseSent) {
+		c.log.Warn("write failed", LogKeyError, err)
+	}
+	_ = c.ws.NetConn().Close()
+}
+
+// writeNow writes the queued messages from the calling goroutine, without
+// blocking and without waking a writer goroutine, when it can: no writer
+// is running, the queue holds only data messages, and the socket has a
+// file descriptor (not TLS). What the socket does not take at once, and
+// what can not be written this way, goes to a writer goroutine.
+func (c *Conn) writeNow() {
+	c.mu.Lock()
+	c.flusher = nil
+	if c.writing || len(c.queue) == 0 || c.state.Load() == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	inline := c.bc.canTry()
+	size := 0
+	for _, f := range c.queue {
+		if f.pm != nil || (f.typ != websocket.TextMessage && f.typ != websocket.BinaryMessage) {
+			inline = false // a control frame (the writer sets deadlines for it), or a prepared one
+		}
+		size += len(f.data) + maxFrameHeader
+	}
+	if size > batchMax/2 {
+		inline = false // a batch that would not fit the buffer would block
+	}
+	if !inline {
+		c.kickLocked()
+		c.mu.Unlock()
+		return
+	}
+	batch := c.queue
+	c.queue = c.spare[:0]
+	c.writing = true
+	c.mu.Unlock()
+
+	c.bc.hold()
+	err := c.writeFrames(batch, time.Time{})
+	done := false
+	if err == nil {
+		done, err = c.bc.tryFlush()
+	} else {
+		c.bc.abandon()
+	}
+	clear(batch)
+	c.mu.Lock()
+	c.spare = batch[:0]
+	switch {
+	case err != nil:
+		c.writeFailed(err)
+		return
+	case done && len(c.queue) == 0:
+		c.writing = false
+	default:
+		go c.writeLoop() // the rest, and what came meanwhile
+	}
+	c.mu.Unlock()
+}
+
+// writeBatch writes frames in order under one write deadline, with one
+// write on the socket for all of them (up to batchMax bytes each). A close
+// frame ends the batch: nothing may follow it.
 func (c *Conn) writeBatch(batch []frame) error {
-	cfg := c.mount.cfg
-	deadline := time.Now().Add(cfg.WriteTimeout)
+	deadline := time.Now().Add(c.mount.cfg.WriteTimeout)
 	if err := c.ws.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
+	c.bc.hold()
+	err := c.writeFrames(batch, deadline)
+	if ferr := c.bc.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// writeFrames writes frames with gorilla; control frames get deadline.
+func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
+	cfg := c.mount.cfg
 	var msgs, bytes uint64
 	defer func() {
 		c.mount.stats.msgsOut.Add(msgs)
@@ -114,4 +208,34 @@ func (c *Conn) writeBatch(batch []frame) error {
 		}
 	}
 	return nil
+}
+
+// Flusher holds back the writes of the messages a goroutine sends through
+// it until its Flush, so that a goroutine that sends many messages in a
+// row (a Lua worker between two waits for events) has all the messages of
+// one connection written together, by itself when the socket takes them
+// at once: no writer goroutine is woken, and there is one write for many
+// messages. A connection whose writer goroutine is running gets its
+// messages through it, as with [Conn.Send].
+//
+// A Flusher belongs to one goroutine; its zero value is ready to use.
+// Messages wait until Flush, so call it before the goroutine waits.
+type Flusher struct {
+	conns []*Conn
+}
+
+// Send queues a data message for c like [Conn.Send]; Flush writes it.
+func (fl *Flusher) Send(c *Conn, messageType int, data []byte) error {
+	return c.enqueue(frame{typ: messageType, data: data}, fl)
+}
+
+// Flush writes the messages sent through fl since the last Flush. It does
+// not block on the network: what a socket does not take at once is left
+// to the connection's writer goroutine.
+func (fl *Flusher) Flush() {
+	for _, c := range fl.conns {
+		c.writeNow()
+	}
+	clear(fl.conns)
+	fl.conns = fl.conns[:0]
 }

@@ -35,25 +35,33 @@ func (c *Conn) String() string { return "conn " + strconv.FormatUint(c.ID, 10) }
 // Send is conn:send(v): with the json serializer v is encoded, without one
 // strings go as text frames. It returns true, or nil and "closed" /
 // "send queue full"; a value that cannot be encoded raises.
-func (c *Conn) Send(L *luar.LState) int {
-	typ, data := c.vm.encodeArg(L.LState, 1, "send")
-	return pushSendResult(L.LState, c.c.Send(typ, data))
+func (c *Conn) Send(L *luar.LState) int { return c.send(L.LState) }
+
+func (c *Conn) send(L *lua.LState) int {
+	typ, data := c.vm.encodeArg(L, 1, "send")
+	return pushSendResult(L, c.vm.send(c.c, typ, data))
 }
 
 // SendBinary is conn:send_binary(s): s as one binary frame.
-func (c *Conn) SendBinary(L *luar.LState) int {
+func (c *Conn) SendBinary(L *luar.LState) int { return c.sendBinary(L.LState) }
+
+func (c *Conn) sendBinary(L *lua.LState) int {
 	s := L.CheckString(1)
-	return pushSendResult(L.LState, c.c.Send(websocket.BinaryMessage, []byte(s)))
+	return pushSendResult(L, c.vm.send(c.c, websocket.BinaryMessage, []byte(s)))
 }
 
 // Ping is conn:ping([payload]); the payload is cut to 125 bytes.
-func (c *Conn) Ping(L *luar.LState) int {
-	return pushSendResult(L.LState, c.c.Ping([]byte(L.OptString(1, ""))))
+func (c *Conn) Ping(L *luar.LState) int { return c.ping(L.LState) }
+
+func (c *Conn) ping(L *lua.LState) int {
+	return pushSendResult(L, c.c.Ping([]byte(L.OptString(1, ""))))
 }
 
 // Close is conn:close([code[, reason]]): it starts the close handshake
 // (default 1000, normal closure).
-func (c *Conn) Close(L *luar.LState) int {
+func (c *Conn) Close(L *luar.LState) int { return c.close(L.LState) }
+
+func (c *Conn) close(L *lua.LState) int {
 	code := L.OptInt(1, websocket.CloseNormalClosure)
 	if code < 1000 || code > 4999 || code == 1005 || code == 1006 || code == 1015 {
 		L.ArgError(1, "close code must be 1000-4999 and not 1005, 1006 or 1015")
@@ -76,6 +84,15 @@ func (c *Conn) Unsubscribe(L *luar.LState) int {
 	topic := checkTopic(L.LState, 1)
 	L.Push(lua.LBool(c.c.Unsubscribe(topic)))
 	return 1
+}
+
+// send queues a message for c. On the worker (v is its live VM) it goes
+// through the worker's Flusher, written when the worker has no event left.
+func (v *vm) send(c *engine.Conn, typ int, data []byte) error {
+	if v.live {
+		return v.w.flusher.Send(c, typ, data)
+	}
+	return c.Send(typ, data)
 }
 
 // pushSendResult returns true, or nil and a short error string.
@@ -207,12 +224,82 @@ func (v *vm) connOf(val lua.LValue) *engine.Conn {
 	return nil
 }
 
-// installConnMeta makes conn fields read-only.
+// installConnMeta makes conn fields read-only, and answers conn.KEY for
+// the fields and methods itself, in front of gopher-luar: luar finds them
+// by reflection and calls methods through reflect.Value.Call, which costs
+// about a microsecond for every conn:send.
 func (v *vm) installConnMeta() {
-	mt := luar.MT(v.L, (*Conn)(nil))
-	mt.RawSetString("__newindex", v.L.NewFunction(func(L *lua.LState) int {
+	L := v.L
+	mt := luar.MT(L, (*Conn)(nil))
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("conn.%s is read-only (store your own values in conn.data)", L.CheckString(2))
 		return 0
 	}))
-	noArith(v.L, mt.LTable, "conn")
+	noArith(L, mt.LTable, "conn")
+
+	luarIndex := mt.RawGetString("__index")
+	send := L.NewFunction(connMethod((*Conn).send))
+	sendBinary := L.NewFunction(connMethod((*Conn).sendBinary))
+	ping := L.NewFunction(connMethod((*Conn).ping))
+	closeFn := L.NewFunction(connMethod((*Conn).close))
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		if ud, ok := L.Get(1).(*lua.LUserData); ok {
+			if c, ok := ud.Value.(*Conn); ok {
+				if key, ok := L.Get(2).(lua.LString); ok {
+					var val lua.LValue
+					switch key {
+					case "send":
+						val = send
+					case "send_binary":
+						val = sendBinary
+					case "id":
+						val = lua.LNumber(c.ID)
+					case "data":
+						val = c.Data
+					case "close":
+						val = closeFn
+					case "ping":
+						val = ping
+					case "path":
+						val = lua.LString(c.Path)
+					case "remote_addr":
+						val = lua.LString(c.RemoteAddr)
+					case "subprotocol":
+						val = lua.LString(c.Subprotocol)
+					case "query":
+						val = c.Query
+					case "headers":
+						val = c.Headers
+					}
+					if val != nil {
+						L.Push(val)
+						return 1
+					}
+				}
+			}
+		}
+		L.Push(luarIndex)
+		L.Push(L.Get(1))
+		L.Push(L.Get(2))
+		L.Call(2, 1)
+		return 1
+	}))
+}
+
+// connMethod makes a conn method callable as conn:name(...): the receiver
+// is argument 1, and the method sees its own arguments from 1, as with
+// gopher-luar.
+func connMethod(m func(c *Conn, L *lua.LState) int) lua.LGFunction {
+	return func(L *lua.LState) int {
+		ud, _ := L.Get(1).(*lua.LUserData)
+		var c *Conn
+		if ud != nil {
+			c, _ = ud.Value.(*Conn)
+		}
+		if c == nil {
+			L.ArgError(1, "conn expected, got "+L.Get(1).Type().String()+" (call it as conn:method(...))")
+		}
+		L.Remove(1)
+		return m(c, L)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 	lua "github.com/yuin/gopher-lua"
@@ -26,6 +27,10 @@ type worker struct {
 	// not; owned by the run goroutine.
 	conns map[*connState]struct{}
 	guard guard // the watchdog's view of the running call
+	// flusher holds back what the run goroutine's handlers send until
+	// the worker has no event left, so that the messages of a burst go
+	// out together (engine.Flusher).
+	flusher engine.Flusher
 }
 
 type eventKind uint8
@@ -103,12 +108,16 @@ func (w *worker) run() {
 		select {
 		case ev := <-w.events:
 			w.handle(ev)
+			if len(w.events) == 0 {
+				w.flusher.Flush()
+			}
 		case <-w.stopCh:
 			for {
 				select {
 				case ev := <-w.events:
 					w.handle(ev)
 				default:
+					w.flusher.Flush()
 					return
 				}
 			}
@@ -181,7 +190,9 @@ func (w *worker) message(v *vm, ev event) {
 	if ev.typ == websocket.BinaryMessage {
 		kind = "binary"
 	}
-	var msg lua.LValue = lua.LString(ev.data)
+	// The message's bytes are ours (engine.Message) and nothing writes to
+	// them again: Lua sees them as a string without a copy.
+	var msg lua.LValue = lua.LString(unsafe.String(unsafe.SliceData(ev.data), len(ev.data)))
 	if ev.typ == websocket.TextMessage && cs.conn.Mount().Serializer().Name() == "json" {
 		decoded, err := v.codec.Decode(ev.data)
 		if err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	// requires changes on disk (watch = false in luaws.toml). SIGHUP
 	// reloads either way. Defaults to false: serve watches.
 	NoWatch bool
+	// CPUProfile, when set, is a file that gets a CPU profile of the whole
+	// run (--cpu-profile; not in luaws.toml).
+	CPUProfile string
 	// LogFormat (log_format) is "text" (default) or "json"; LogLevel
 	// (log_level) is debug|info|warn|error.
 	LogFormat, LogLevel string

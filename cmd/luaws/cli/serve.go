@@ -43,6 +43,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return printError(stderr, err)
 	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return printError(stderr, err)
+		}
+		defer stop()
+	}
 	return run(ctx, cfg, stdout, stderr)
 }
 
@@ -110,6 +117,7 @@ type serveFlags struct {
 	path, serializer, workers, maxMessage, origins, subprotocols string
 	handlerTimeout, pingInterval, pongTimeout, idleTimeout       time.Duration
 	compression, noWatch                                         bool
+	cpuProfile                                                   string
 
 	broker BrokerConfig
 }
@@ -133,6 +141,7 @@ func newServeFlags() *serveFlags {
 	fs.DurationVar(&f.handshakeTimeout, "handshake-timeout", def.HandshakeTimeout, "longest the upgrade request may take to arrive")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "longest a graceful stop may take")
 	fs.BoolVar(&f.noWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile (for go tool pprof) to this file, from start to exit")
 
 	fs.StringVar(&f.path, "mount", engine.DefaultMountPath, "URL path of the endpoint; a path ending in / takes every path below it")
 	fs.StringVar(&f.serializer, "serializer", "none", "message format: none or json")
@@ -222,6 +231,7 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 	if set["no-watch"] {
 		cfg.NoWatch = f.noWatch
 	}
+	cfg.CPUProfile = f.cpuProfile
 	if set["broker"] {
 		cfg.Broker.Kind = f.broker.Kind
 	}

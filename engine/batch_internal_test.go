@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// TestBatchConnTryFlush fills a socket whose peer does not read with
+// tryFlush until it leaves bytes behind, then checks that a later Write (a
+// control frame from another goroutine) sends those bytes first, and that
+// the peer gets every byte in order.
+func TestBatchConnTryFlush(t *testing.T) {
+	server, client := tcpPair(t)
+	b := newBatchConn(server)
+	if !b.canTry() {
+		t.Fatal("a TCP connection: got canTry false")
+	}
+	var want bytes.Buffer
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
+	for i := 0; ; i++ {
+		if i > 10_000 {
+			t.Fatal("160 MB written without the socket filling up")
+		}
+		chunk[0] = byte(i)
+		b.hold()
+		if _, err := b.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		want.Write(chunk)
+		done, err := b.tryFlush()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !done {
+			break
+		}
+	}
+	if !b.pending() {
+		t.Fatal("tryFlush returned not done, and left nothing pending")
+	}
+	last := []byte("the last write")
+	want.Write(last)
+	wrote := make(chan error, 1)
+	go func() {
+		_ = b.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, err := b.Write(last) // blocks until the peer reads
+		wrote <- err
+	}()
+	got := make([]byte, want.Len())
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("the peer got %d bytes that differ from the %d written", len(got), want.Len())
+	}
+	if b.pending() {
+		t.Error("bytes still pending after the peer read everything")
+	}
+}
+
+// TestBatchConnHold: writes during a hold go out in one flush.
+func TestBatchConnHold(t *testing.T) {
+	server, client := tcpPair(t)
+	b := newBatchConn(server)
+	b.hold()
+	for _, s := range []string{"one ", "two ", "three"} {
+		if _, err := b.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !b.pending() {
+		t.Fatal("nothing held during a hold")
+	}
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("one two three"))
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "one two three" {
+		t.Errorf("got %q, %v, want \"one two three\"", got, err)
+	}
+}
