@@ -23,7 +23,7 @@ type flushHandler struct {
 	then    func(c *engine.Conn, m engine.Message)
 }
 
-func (h *flushHandler) Open(*engine.Conn)                {}
+func (h *flushHandler) Open(*engine.Conn)               {}
 func (h *flushHandler) Close(*engine.Conn, int, string) {}
 func (h *flushHandler) Message(c *engine.Conn, m engine.Message) {
 	for i := 1; i <= h.replies; i++ {
