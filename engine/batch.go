@@ -23,6 +23,9 @@ const (
 	batchBuf = 16 << 10
 	// maxFrameHeader is the longest header of a server frame.
 	maxFrameHeader = 10
+	// minOwnReadBuffer: gorilla reads through the hijacked bufio.Reader
+	// only if it is larger than this.
+	minOwnReadBuffer = 256
 )
 
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchBuf); return &b }}
@@ -35,16 +38,40 @@ type batchConn struct {
 
 	mu       sync.Mutex
 	holding  bool
-	buf      *[]byte   // pooled while holding, or bytes a tryFlush left
-	deadline time.Time // last write deadline given to Conn
+	buf      *[]byte // pooled while holding, or bytes a tryFlush left
+	deadline int64   // last write deadline given to Conn, in Unix ns; 0 for none
 
-	// For tryFlush: the socket's file descriptor (nil for TLS), and the
-	// write it runs on it, made once so that a write allocates nothing.
-	raw      syscall.RawConn
-	rawWrite func(fd uintptr) bool
-	rawBuf   []byte
-	rawN     int
-	rawErrno error
+	// The socket's file descriptor (nil for TLS), for tryFlush and
+	// waitReadable, and the peek waitReadable runs on it, made once so
+	// that a wait allocates nothing.
+	raw     syscall.RawConn
+	peek    func(fd uintptr) bool
+	peekBuf [1]byte
+}
+
+// rawWriter is a write on a file descriptor that never waits, made once
+// (per Flusher) so that a write allocates nothing.
+type rawWriter struct {
+	fn    func(fd uintptr) bool
+	buf   []byte
+	n     int
+	errno error
+}
+
+func (w *rawWriter) write(raw syscall.RawConn, p []byte) (int, error) {
+	if w.fn == nil {
+		w.fn = func(fd uintptr) bool {
+			w.n, w.errno = syscall.Write(int(fd), w.buf)
+			return true // done, even on EAGAIN: never wait
+		}
+	}
+	w.buf = p
+	err := raw.Write(w.fn)
+	w.buf = nil
+	if err != nil {
+		return 0, err
+	}
+	return max(w.n, 0), w.errno
 }
 
 func newBatchConn(nc net.Conn) *batchConn {
@@ -52,9 +79,9 @@ func newBatchConn(nc net.Conn) *batchConn {
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			b.raw = raw
-			b.rawWrite = func(fd uintptr) bool {
-				b.rawN, b.rawErrno = syscall.Write(int(fd), b.rawBuf)
-				return true // done, even on EAGAIN: never wait
+			b.peek = func(fd uintptr) bool {
+				_, _, err := syscall.Recvfrom(int(fd), b.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+				return err != syscall.EAGAIN // bytes, end of file, or an error for the read to find
 			}
 		}
 	}
@@ -63,6 +90,17 @@ func newBatchConn(nc net.Conn) *batchConn {
 
 // canTry reports whether tryFlush can write without blocking.
 func (b *batchConn) canTry() bool { return b.raw != nil }
+
+// waitReadable returns when the socket has something to read: bytes, the
+// end of the stream, an error, a passed read deadline, or a Close. It
+// waits with a call stack much shallower than a read through gorilla's
+// frame parser: an idle connection's goroutine then fits the smallest
+// stack. Without a file descriptor (TLS) it returns at once.
+func (b *batchConn) waitReadable() {
+	if b.raw != nil {
+		_ = b.raw.Read(b.peek)
+	}
+}
 
 // pending reports whether bytes wait for a flush.
 func (b *batchConn) pending() bool {
@@ -73,8 +111,8 @@ func (b *batchConn) pending() bool {
 
 // tryFlush writes what hold kept without blocking and ends the hold. What
 // the socket does not take at once stays for the next flush (or Write);
-// done reports whether everything went out.
-func (b *batchConn) tryFlush() (done bool, err error) {
+// done reports whether everything went out. w makes the writes.
+func (b *batchConn) tryFlush(w *rawWriter) (done bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.holding = false
@@ -83,21 +121,14 @@ func (b *batchConn) tryFlush() (done bool, err error) {
 	}
 	out := *b.buf
 	for len(out) > 0 {
-		b.rawBuf = out
-		if err := b.raw.Write(b.rawWrite); err != nil {
-			b.rawBuf = nil
-			return false, err
-		}
-		b.rawBuf = nil
-		switch b.rawErrno {
-		case nil:
-			out = out[b.rawN:]
-			continue
-		case syscall.EINTR:
+		n, err := w.write(b.raw, out)
+		out = out[n:]
+		switch err {
+		case nil, syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 		default:
-			return false, &net.OpError{Op: "write", Net: "tcp", Addr: b.RemoteAddr(), Err: b.rawErrno}
+			return false, &net.OpError{Op: "write", Net: "tcp", Addr: b.RemoteAddr(), Err: err}
 		}
 		break
 	}
@@ -152,11 +183,17 @@ func (b *batchConn) flushLocked() error {
 	return err
 }
 
-// Write buffers p while holding, else writes it (after anything held).
+// Write buffers p while holding, else writes it (after anything held). A
+// control frame is never held: it may come from another goroutine than
+// the writer (a pong, the close frame that answers the peer's, a
+// keepalive ping), which counts on it being sent when Write returns, e.g.
+// before it closes the socket. (gorilla writes a frame's header with its
+// first bytes; a later Write with the rest of a long payload may look like
+// a control frame too, which only writes the batch early.)
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.holding {
+	if b.holding && (len(p) == 0 || p[0]&0x08 == 0) { // not a control frame (opcode 8 and up)
 		if b.buf != nil && len(*b.buf)+len(p) > batchMax {
 			if err := b.flushLocked(); err != nil {
 				return 0, err
@@ -181,26 +218,40 @@ func (b *batchConn) Write(p []byte) (int, error) {
 func (b *batchConn) SetWriteDeadline(t time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if t.Equal(b.deadline) {
+	d := unixNano(t)
+	if d == b.deadline {
 		return nil
 	}
-	b.deadline = t
+	b.deadline = d
 	return b.Conn.SetWriteDeadline(t)
+}
+
+// unixNano is t in Unix ns, 0 for the zero time (no deadline).
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // SetDeadline sets both deadlines.
 func (b *batchConn) SetDeadline(t time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.deadline = t
+	b.deadline = unixNano(t)
 	return b.Conn.SetDeadline(t)
 }
 
 // batchWriter is the ResponseWriter handed to gorilla's Upgrader, so that
-// the socket it hijacks is a batchConn.
+// the socket it hijacks is a batchConn. With readSize > 256 it also hands
+// over a read buffer of that size, which gorilla then reads through (as it
+// does with the HTTP server's own when Upgrader.ReadBufferSize is 0): the
+// connection can see whether bytes wait in it.
 type batchWriter struct {
 	http.ResponseWriter
-	bc *batchConn
+	readSize int
+	bc       *batchConn
+	br       *bufio.Reader // nil if gorilla makes its own
 }
 
 // Hijack implements http.Hijacker.
@@ -214,5 +265,10 @@ func (w *batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.bc = newBatchConn(nc)
+	if w.readSize > minOwnReadBuffer && rw.Reader.Buffered() == 0 {
+		// (With bytes buffered, gorilla refuses the upgrade: leave them to it.)
+		w.br = bufio.NewReaderSize(w.bc, w.readSize)
+		rw = bufio.NewReadWriter(w.br, rw.Writer)
+	}
 	return w.bc, rw, nil
 }

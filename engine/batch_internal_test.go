@@ -44,6 +44,7 @@ func TestBatchConnTryFlush(t *testing.T) {
 		t.Fatal("a TCP connection: got canTry false")
 	}
 	var want bytes.Buffer
+	var w rawWriter
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
 	for i := 0; ; i++ {
 		if i > 10_000 {
@@ -55,7 +56,7 @@ func TestBatchConnTryFlush(t *testing.T) {
 			t.Fatal(err)
 		}
 		want.Write(chunk)
-		done, err := b.tryFlush()
+		done, err := b.tryFlush(&w)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,10 @@ type MountConfig struct {
 	CloseTimeout time.Duration
 	// Compression offers permessage-deflate to clients that ask for it.
 	Compression bool
-	// ReadBufferSize is the size of each connection's read buffer. Defaults to 1 KiB.
+	// ReadBufferSize is the size of each connection's read buffer, which
+	// an idle connection keeps: frame headers and small messages are read
+	// through it, larger payloads straight into the message. Defaults to
+	// 512 bytes.
 	ReadBufferSize int
 	// IdleTimeout closes a connection (1001, "idle timeout") that has sent
 	// no data message for this long. 0 means never.
@@ -95,7 +98,7 @@ const (
 	DefaultPingInterval   = 30 * time.Second
 	DefaultPongTimeout    = 10 * time.Second
 	DefaultCloseTimeout   = 3 * time.Second
-	DefaultReadBufferSize = 1024
+	DefaultReadBufferSize = 512
 )
 
 func (c Config) withDefaults() Config {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"log/slog"
@@ -37,22 +38,23 @@ type Conn struct {
 	mount       *Mount
 	ws          *websocket.Conn // nil until the upgrade is done; set under mu
 	bc          *batchConn      // the socket under ws; set with ws
+	br          *bufio.Reader   // what ws reads through, if ours (batchWriter); set with ws
 	req         *Request
 	subprotocol string
 	data        *Data
-	log         *slog.Logger
+	log         atomic.Pointer[slog.Logger] // made on first use: see logger
 	opened      time.Time
 	attached    atomic.Pointer[attachment]
 	filters     []MessageFilter // from the mount's middleware; reader goroutine only
 	state       atomic.Int32    // changed only with mu held
 
 	mu          sync.Mutex
-	queue       []frame  // waiting for the writer
-	spare       []frame  // the writer's last batch, reused
-	writing     bool     // a writer goroutine (or writeNow) is writing
-	flusher     *Flusher // lists this connection for a writeNow; nil if none
-	wake        chan struct{}
-	closeCode   int // set when the server starts the close (Close, abort); 0 otherwise
+	queue       []frame       // waiting for the writer
+	spare       []frame       // the writer's last batch, reused
+	writing     bool          // a writer goroutine (or writeNow) is writing
+	flusher     *Flusher      // lists this connection for a writeNow; nil if none
+	wake        chan struct{} // wakes the writer; made with the first (startWriterLocked)
+	closeCode   int           // set when the server starts the close (Close, abort); 0 otherwise
 	closeReason string
 	pingTimer   *time.Timer  // keepalive; guarded by mu
 	idleTimer   *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
@@ -72,7 +74,9 @@ type frame struct {
 // ID returns the connection id: 1 for the server's first connection, never reused.
 func (c *Conn) ID() uint64 { return c.id }
 
-// Request returns the upgrade request.
+// Request returns the upgrade request. Once Open has returned, its HTTP
+// field is nil: a long-lived connection does not keep the http.Request
+// (its context, URL and the rest) alive.
 func (c *Conn) Request() *Request { return c.req }
 
 // Subprotocol returns the negotiated subprotocol, or "".
@@ -85,7 +89,18 @@ func (c *Conn) Data() *Data { return c.data }
 func (c *Conn) Mount() *Mount { return c.mount }
 
 // Logger returns the connection's logger (mount and conn attributes set).
-func (c *Conn) Logger() *slog.Logger { return c.log }
+func (c *Conn) Logger() *slog.Logger { return c.logger() }
+
+// logger makes the connection's logger when it is first needed: most
+// connections log only their open and close lines, written through the
+// mount's logger, so an idle one does not hold a logger of its own.
+func (c *Conn) logger() *slog.Logger {
+	if l := c.log.Load(); l != nil {
+		return l
+	}
+	c.log.CompareAndSwap(nil, c.mount.log.With(LogKeyConn, c.id))
+	return c.log.Load()
+}
 
 // Attach stores a value for the handler's own use (e.g. its per-connection
 // state). Attach before or in Open; read with [Conn.Attached].
@@ -176,7 +191,7 @@ func (c *Conn) enqueue(f frame, fl *Flusher) error {
 	// yet: it is not a slow consumer.
 	if len(c.queue) >= c.mount.cfg.SendQueueSize && c.ws != nil {
 		c.mu.Unlock()
-		c.log.Warn("slow consumer", LogKeyError, ErrSlowConsumer)
+		c.logger().Warn("slow consumer", LogKeyError, ErrSlowConsumer)
 		c.mount.stats.slowCloses.Add(1)
 		c.abort(websocket.ClosePolicyViolation, "send queue full")
 		return ErrSlowConsumer
@@ -211,7 +226,7 @@ func (c *Conn) cut() {
 func (c *Conn) kickLocked() {
 	if !c.writing {
 		c.writing = true
-		go c.writeLoop()
+		c.startWriterLocked()
 		return
 	}
 	select {
@@ -220,19 +235,33 @@ func (c *Conn) kickLocked() {
 	}
 }
 
+// startWriterLocked starts the writer goroutine; c.writing must be set and
+// c.mu held. The channel that wakes it is made with the first one: a
+// connection that never sends has none.
+func (c *Conn) startWriterLocked() {
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+	}
+	go c.writeLoop()
+}
+
 // serve is the connection's reader goroutine: Open, every Message, Close.
+// It is all an idle connection runs, so it does little else: its stack
+// stays at the smallest size (what the upgrade needs, logging included,
+// runs on the HTTP server's goroutine).
 func (c *Conn) serve(done func()) {
 	defer done()
 	h := c.mount.cfg.Handler
-	c.startKeepalive()
-	c.startIdleTimer()
-	c.log.Info("connection opened", LogKeyRemoteAddr, c.req.RemoteAddr, LogKeyPath, c.req.Path)
 	c.guard("Open", func() { h.Open(c) })
+	c.req.HTTP = nil // see Request.HTTP
 	for {
+		if c.br != nil && c.br.Buffered() == 0 {
+			c.bc.waitReadable()
+		}
 		typ, data, err := c.readMessage()
 		if errors.Is(err, errTooBig) {
 			if c.state.Load() == stateOpen {
-				c.log.Warn("message too big", "max_message_size", c.mount.cfg.MaxMessageSize)
+				c.logger().Warn("message too big", "max_message_size", c.mount.cfg.MaxMessageSize)
 				c.Close(websocket.CloseMessageTooBig, "message too big")
 			}
 			continue
@@ -241,25 +270,33 @@ func (c *Conn) serve(done func()) {
 			c.finish(err)
 			return
 		}
-		if c.state.Load() != stateOpen {
-			continue // closing: drain until the peer's close frame
-		}
-		c.mount.stats.msgsIn.Add(1)
-		c.mount.stats.bytesIn.Add(uint64(len(data)))
-		if c.idleTimer != nil {
-			c.lastMessage.Store(time.Now().UnixNano())
-		}
-		if typ == websocket.TextMessage && !utf8.Valid(data) {
-			c.log.Warn("invalid utf-8 in text message")
-			c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
-			continue
-		}
-		msg := Message{Type: typ, Data: data}
-		if !c.filter(msg) {
-			continue
-		}
-		c.guard("Message", func() { h.Message(c, msg) })
+		c.message(h, typ, data)
 	}
+}
+
+// message hands one message to the handler. It is not inlined, so that
+// serve's own frame stays small while it waits.
+//
+//go:noinline
+func (c *Conn) message(h Handler, typ int, data []byte) {
+	if c.state.Load() != stateOpen {
+		return // closing: drain until the peer's close frame
+	}
+	c.mount.stats.msgsIn.Add(1)
+	c.mount.stats.bytesIn.Add(uint64(len(data)))
+	if c.idleTimer != nil {
+		c.lastMessage.Store(time.Now().UnixNano())
+	}
+	if typ == websocket.TextMessage && !utf8.Valid(data) {
+		c.logger().Warn("invalid utf-8 in text message")
+		c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
+		return
+	}
+	msg := Message{Type: typ, Data: data}
+	if !c.filter(msg) {
+		return
+	}
+	c.guard("Message", func() { h.Message(c, msg) })
 }
 
 // errTooBig is a message over MountConfig.MaxMessageSize.
@@ -339,7 +376,7 @@ func (c *Conn) filter(m Message) bool {
 func (c *Conn) guard(method string, f func()) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.log.Error("handler panicked", "method", method, LogKeyError, v, "stack", string(debug.Stack()))
+			c.logger().Error("handler panicked", "method", method, LogKeyError, v, "stack", string(debug.Stack()))
 			c.Close(websocket.CloseInternalServerErr, "internal server error")
 		}
 	}()
@@ -371,11 +408,11 @@ func (c *Conn) finish(err error) {
 	}
 	_ = c.ws.NetConn().Close()
 	c.mount.remove(c)
-	c.log.Info("connection closed", LogKeyCode, code, LogKeyReason, reason,
+	c.mount.log.Info("connection closed", LogKeyConn, c.id, LogKeyCode, code, LogKeyReason, reason,
 		LogKeyDuration, time.Since(c.opened).Round(time.Millisecond))
 	defer func() {
 		if v := recover(); v != nil {
-			c.log.Error("handler panicked", "method", "Close", LogKeyError, v, "stack", string(debug.Stack()))
+			c.logger().Error("handler panicked", "method", "Close", LogKeyError, v, "stack", string(debug.Stack()))
 		}
 	}()
 	c.mount.cfg.Handler.Close(c, code, reason)
@@ -418,24 +455,24 @@ func cutReason(reason string) string {
 }
 
 func (c *Conn) startKeepalive() {
-	cfg := c.mount.cfg
-	if cfg.PingInterval < 0 {
+	interval, wait := c.mount.cfg.PingInterval, c.mount.cfg.PingInterval+c.mount.cfg.PongTimeout
+	if interval < 0 {
 		return
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PingInterval + cfg.PongTimeout))
+	_ = c.ws.SetReadDeadline(time.Now().Add(wait))
 	c.ws.SetPongHandler(func(string) error {
 		// Under mu, so that a pong cannot push the read deadline past the
 		// CloseTimeout the writer sets once our close frame is out.
 		c.mu.Lock()
 		if c.state.Load() == stateOpen {
-			_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PingInterval + cfg.PongTimeout))
+			_ = c.ws.SetReadDeadline(time.Now().Add(wait))
 		}
 		c.mu.Unlock()
 		return nil
 	})
 	// Under mu: the timer may fire before AfterFunc has returned.
 	c.mu.Lock()
-	c.pingTimer = time.AfterFunc(cfg.PingInterval, c.keepalive)
+	c.pingTimer = time.AfterFunc(interval, c.keepalive)
 	c.mu.Unlock()
 }
 
@@ -466,7 +503,7 @@ func (c *Conn) checkIdle() {
 	if c.state.Load() != stateOpen {
 		return
 	}
-	c.log.Info("idle timeout", "idle_timeout", idle)
+	c.logger().Info("idle timeout", "idle_timeout", idle)
 	c.mount.stats.idleCloses.Add(1)
 	c.Close(websocket.CloseGoingAway, "idle timeout")
 }

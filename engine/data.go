@@ -13,13 +13,15 @@ import (
 // connection's data.
 type Data struct {
 	mu sync.RWMutex
-	m  map[string]any
+	m  map[string]any // nil until the first key: most connections have none
 }
 
 // NewData returns a Data holding a copy of the top level of seed.
 func NewData(seed map[string]any) *Data {
-	d := &Data{m: make(map[string]any, len(seed))}
-	maps.Copy(d.m, seed)
+	d := &Data{}
+	if len(seed) > 0 {
+		d.m = maps.Clone(seed)
+	}
 	return d
 }
 
@@ -34,9 +36,12 @@ func (d *Data) Get(key string) (any, bool) {
 // Set stores v under key; a nil v deletes the key.
 func (d *Data) Set(key string, v any) {
 	d.mu.Lock()
-	if v == nil {
+	switch {
+	case v == nil:
 		delete(d.m, key)
-	} else {
+	case d.m == nil:
+		d.m = map[string]any{key: v}
+	default:
 		d.m[key] = v
 	}
 	d.mu.Unlock()
@@ -53,6 +58,9 @@ func (d *Data) Len() int {
 func (d *Data) Snapshot() map[string]any {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	if d.m == nil {
+		return map[string]any{}
+	}
 	return maps.Clone(d.m)
 }
 
@@ -60,5 +68,8 @@ func (d *Data) Snapshot() map[string]any {
 func (d *Data) Update(f func(m map[string]any)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]any{}
+	}
 	f(d.m)
 }

@@ -66,7 +66,10 @@ type Request struct {
 	RemoteAddr string
 	// Subprotocols lists the subprotocols the client offered, in its order.
 	Subprotocols []string
-	// HTTP is the underlying request.
+	// HTTP is the underlying request, for Handshake and Open. The engine
+	// sets it to nil once Open has returned, so that a long-lived
+	// connection does not keep it (its context, URL and the rest) alive:
+	// read it in those two only.
 	HTTP *http.Request
 }
 

@@ -43,7 +43,7 @@ func newMount(s *Server, cfg MountConfig) *Mount {
 		subject: brokerSubject(cfg.Path),
 	}
 	m.upgrader = websocket.Upgrader{
-		ReadBufferSize:    cfg.ReadBufferSize,
+		ReadBufferSize:    gorillaReadBuffer(cfg.ReadBufferSize),
 		WriteBufferPool:   writeBufferPool,
 		EnableCompression: cfg.Compression,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before
@@ -56,6 +56,16 @@ func newMount(s *Server, cfg MountConfig) *Mount {
 		}
 	}
 	return m
+}
+
+// gorillaReadBuffer is Upgrader.ReadBufferSize for a mount's read buffer
+// size: 0 when the upgrade hands gorilla a reader of that size itself
+// (batchWriter), so that gorilla reads through it.
+func gorillaReadBuffer(size int) int {
+	if size > minOwnReadBuffer {
+		return 0
+	}
+	return size
 }
 
 // writeBufferPool lends write buffers to connections only while they write.

@@ -75,14 +75,12 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 	c := &Conn{
 		id:          m.srv.nextID.Add(1),
 		mount:       m,
-		req:         req,
 		subprotocol: sp, // what gorilla answers, since Upgrader.Subprotocols is nil
 		data:        NewData(reply.Data),
-		wake:        make(chan struct{}, 1),
+		req:         req,
 		opened:      time.Now(),
 		writing:     true, // no writer until the socket is there
 	}
-	c.log = m.log.With(LogKeyConn, c.id)
 	for _, mw := range m.cfg.Middleware {
 		if mw.Conn != nil {
 			if f := mw.Conn(c); f != nil {
@@ -94,7 +92,7 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		c.Attach(reply.Attach)
 	}
 	m.add(c)
-	bw := &batchWriter{ResponseWriter: w}
+	bw := &batchWriter{ResponseWriter: w, readSize: m.cfg.ReadBufferSize}
 	ws, err := m.upgrader.Upgrade(bw, r, header)
 	if err != nil {
 		m.remove(c)
@@ -114,7 +112,7 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(readLimit)
 	m.stats.accepted.Add(1)
 	c.mu.Lock()
-	c.ws, c.bc = ws, bw.bc
+	c.ws, c.bc, c.br = ws, bw.bc, bw.br
 	c.writing = false
 	if len(c.queue) > 0 {
 		c.kickLocked()
@@ -124,6 +122,9 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		c.Close(websocket.CloseGoingAway, "server shutting down")
 	}
 	handedOff = true
+	c.startKeepalive()
+	c.startIdleTimer()
+	m.log.Info("connection opened", LogKeyConn, c.id, LogKeyRemoteAddr, req.RemoteAddr, LogKeyPath, req.Path)
 	go c.serve(release)
 }
 

@@ -218,8 +218,10 @@ func TestHandshaker(t *testing.T) {
 // TestHandshakeRequest: the Handshaker and the Conn see what the client sent.
 func TestHandshakeRequest(t *testing.T) {
 	reqs := make(chan *engine.Request, 1)
+	hadHTTP := make(chan bool, 1) // Request.HTTP is for Handshake and Open only
 	rec := newRecorder()
 	h := handshaker{recorder: rec, handshake: func(req *engine.Request) (engine.HandshakeReply, error) {
+		hadHTTP <- req.HTTP != nil
 		reqs <- req
 		return engine.HandshakeReply{}, nil
 	}}
@@ -243,7 +245,7 @@ func TestHandshakeRequest(t *testing.T) {
 		{"Header", req.Header.Get("X-Test"), "yes"},
 		{"RemoteAddr", host, "127.0.0.1"},
 		{"Subprotocols", strings.Join(req.Subprotocols, ","), "chat,v2"},
-		{"HTTP", req.HTTP != nil, true},
+		{"HTTP in Handshake", <-hadHTTP, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -100,7 +100,7 @@ func (c *Conn) writeFailed(err error) {
 	c.queue = nil
 	c.mu.Unlock()
 	if wasOpen && !errors.Is(err, websocket.ErrCloseSent) {
-		c.log.Warn("write failed", LogKeyError, err)
+		c.logger().Warn("write failed", LogKeyError, err)
 	}
 	_ = c.ws.NetConn().Close()
 }
@@ -110,7 +110,7 @@ func (c *Conn) writeFailed(err error) {
 // is running, the queue holds only data messages, and the socket has a
 // file descriptor (not TLS). What the socket does not take at once, and
 // what can not be written this way, goes to a writer goroutine.
-func (c *Conn) writeNow() {
+func (c *Conn) writeNow(w *rawWriter) {
 	c.mu.Lock()
 	c.flusher = nil
 	if c.writing || len(c.queue) == 0 || c.state.Load() == stateClosed {
@@ -142,7 +142,7 @@ func (c *Conn) writeNow() {
 	err := c.writeFrames(batch, time.Time{})
 	done := false
 	if err == nil {
-		done, err = c.bc.tryFlush()
+		done, err = c.bc.tryFlush(w)
 	} else {
 		c.bc.abandon()
 	}
@@ -156,7 +156,7 @@ func (c *Conn) writeNow() {
 	case done && len(c.queue) == 0:
 		c.writing = false
 	default:
-		go c.writeLoop() // the rest, and what came meanwhile
+		c.startWriterLocked() // for the rest, and what came meanwhile
 	}
 	c.mu.Unlock()
 }
@@ -222,6 +222,7 @@ func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 // Messages wait until Flush, so call it before the goroutine waits.
 type Flusher struct {
 	conns []*Conn
+	raw   rawWriter
 }
 
 // Send queues a data message for c like [Conn.Send]; Flush writes it.
@@ -234,7 +235,7 @@ func (fl *Flusher) Send(c *Conn, messageType int, data []byte) error {
 // to the connection's writer goroutine.
 func (fl *Flusher) Flush() {
 	for _, c := range fl.conns {
-		c.writeNow()
+		c.writeNow(&fl.raw)
 	}
 	clear(fl.conns)
 	fl.conns = fl.conns[:0]
