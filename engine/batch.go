@@ -47,6 +47,7 @@ type batchConn struct {
 	raw     syscall.RawConn
 	peek    func(fd uintptr) bool
 	peekBuf [1]byte
+	waited  bool // peek found nothing and waited: reader goroutine only
 }
 
 // rawWriter is a write on a file descriptor that never waits, made once
@@ -80,8 +81,14 @@ func newBatchConn(nc net.Conn) *batchConn {
 		if raw, err := sc.SyscallConn(); err == nil {
 			b.raw = raw
 			b.peek = func(fd uintptr) bool {
+				if b.waited {
+					// Woken by the poller: readable. (A rare spurious wake
+					// only means the read waits, deeper.)
+					return true
+				}
 				_, _, err := syscall.Recvfrom(int(fd), b.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-				return err != syscall.EAGAIN // bytes, end of file, or an error for the read to find
+				b.waited = err == syscall.EAGAIN
+				return !b.waited // bytes, end of file, or an error for the read to find
 			}
 		}
 	}
@@ -98,6 +105,7 @@ func (b *batchConn) canTry() bool { return b.raw != nil }
 // stack. Without a file descriptor (TLS) it returns at once.
 func (b *batchConn) waitReadable() {
 	if b.raw != nil {
+		b.waited = false
 		_ = b.raw.Read(b.peek)
 	}
 }

@@ -80,6 +80,11 @@ func newWorker(m *Mount, id int) *worker {
 // post queues ev; it blocks while the worker's queue is full.
 func (w *worker) post(ev event) {
 	select {
+	case w.events <- ev: // the common case, without the cost of a two-way select
+		return
+	default:
+	}
+	select {
 	case w.events <- ev:
 	case <-w.done:
 		if ev.done != nil {
@@ -105,22 +110,27 @@ func (w *worker) run() {
 	defer func() { w.vm.close() }()
 	w.vm.start()
 	for {
+		var ev event
 		select {
-		case ev := <-w.events:
-			w.handle(ev)
-			if len(w.events) == 0 {
-				w.flusher.Flush()
-			}
-		case <-w.stopCh:
-			for {
-				select {
-				case ev := <-w.events:
-					w.handle(ev)
-				default:
-					w.flusher.Flush()
-					return
+		case ev = <-w.events: // an event already waiting: no two-way select
+		default:
+			select {
+			case ev = <-w.events:
+			case <-w.stopCh:
+				for {
+					select {
+					case ev := <-w.events:
+						w.handle(ev)
+					default:
+						w.flusher.Flush()
+						return
+					}
 				}
 			}
+		}
+		w.handle(ev)
+		if len(w.events) == 0 {
+			w.flusher.Flush() // nothing else to do: write what the handlers sent
 		}
 	}
 }
