@@ -79,7 +79,8 @@ type MountConfig struct {
 	// ReadBufferSize is the size of each connection's read buffer, which
 	// an idle connection keeps: frame headers and small messages are read
 	// through it, larger payloads straight into the message. Defaults to
-	// 512 bytes.
+	// 288 bytes (sizes up to 256 make gorilla allocate its own buffer, and
+	// the connection's goroutine then waits on a larger stack).
 	ReadBufferSize int
 	// IdleTimeout closes a connection (1001, "idle timeout") that has sent
 	// no data message for this long. 0 means never.
@@ -98,7 +99,7 @@ const (
 	DefaultPingInterval   = 30 * time.Second
 	DefaultPongTimeout    = 10 * time.Second
 	DefaultCloseTimeout   = 3 * time.Second
-	DefaultReadBufferSize = 512
+	DefaultReadBufferSize = 288
 )
 
 func (c Config) withDefaults() Config {

@@ -56,7 +56,7 @@ type Conn struct {
 	wake        chan struct{} // wakes the writer; made with the first (startWriterLocked)
 	closeCode   int           // set when the server starts the close (Close, abort); 0 otherwise
 	closeReason string
-	pingTimer   *time.Timer  // keepalive; guarded by mu
+	nextPing    atomic.Int64 // UnixNano of the next keepalive ping; 0 before the first is due (keepalive.go)
 	idleTimer   *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
 	lastMessage atomic.Int64 // UnixNano of the last data message, with IdleTimeout
 
@@ -393,9 +393,6 @@ func (c *Conn) finish(err error) {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	if c.pingTimer != nil {
-		c.pingTimer.Stop()
-	}
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
 	}
@@ -454,28 +451,6 @@ func cutReason(reason string) string {
 	return reason
 }
 
-func (c *Conn) startKeepalive() {
-	interval, wait := c.mount.cfg.PingInterval, c.mount.cfg.PingInterval+c.mount.cfg.PongTimeout
-	if interval < 0 {
-		return
-	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(wait))
-	c.ws.SetPongHandler(func(string) error {
-		// Under mu, so that a pong cannot push the read deadline past the
-		// CloseTimeout the writer sets once our close frame is out.
-		c.mu.Lock()
-		if c.state.Load() == stateOpen {
-			_ = c.ws.SetReadDeadline(time.Now().Add(wait))
-		}
-		c.mu.Unlock()
-		return nil
-	})
-	// Under mu: the timer may fire before AfterFunc has returned.
-	c.mu.Lock()
-	c.pingTimer = time.AfterFunc(interval, c.keepalive)
-	c.mu.Unlock()
-}
-
 // startIdleTimer arms IdleTimeout. The timer is not reset per message:
 // when it fires it checks lastMessage and sleeps again for the rest.
 func (c *Conn) startIdleTimer() {
@@ -506,20 +481,4 @@ func (c *Conn) checkIdle() {
 	c.logger().Info("idle timeout", "idle_timeout", idle)
 	c.mount.stats.idleCloses.Add(1)
 	c.Close(websocket.CloseGoingAway, "idle timeout")
-}
-
-func (c *Conn) keepalive() {
-	if c.state.Load() != stateOpen {
-		return
-	}
-	cfg := c.mount.cfg
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
-		_ = c.ws.NetConn().Close()
-		return
-	}
-	c.mu.Lock()
-	if c.state.Load() == stateOpen {
-		c.pingTimer.Reset(cfg.PingInterval)
-	}
-	c.mu.Unlock()
 }

@@ -82,3 +82,38 @@ func TestDataConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestDataGrows: keys past the few kept in a slice, deletes among them,
+// and a seed of each size, all read back the same.
+func TestDataGrows(t *testing.T) {
+	for _, seedSize := range []int{0, 1, 8, 9, 20} {
+		seed := map[string]any{}
+		for i := range seedSize {
+			seed[fmt.Sprintf("s%d", i)] = int64(i)
+		}
+		d := engine.NewData(seed)
+		want := map[string]any{}
+		for k, v := range seed {
+			want[k] = v
+		}
+		for i := range 20 {
+			k := fmt.Sprintf("k%d", i)
+			d.Set(k, int64(i))
+			want[k] = int64(i)
+			if i%3 == 0 {
+				d.Set(fmt.Sprintf("k%d", i/2), nil)
+				delete(want, fmt.Sprintf("k%d", i/2))
+			}
+			d.Set(k+"x", "tmp")
+			d.Set(k+"x", nil)
+			if got := d.Snapshot(); fmt.Sprint(got) != fmt.Sprint(want) || d.Len() != len(want) {
+				t.Fatalf("seed %d, after key %d: got %v (Len %d), want %v", seedSize, i, got, d.Len(), want)
+			}
+			for k, v := range want {
+				if got, ok := d.Get(k); !ok || got != v {
+					t.Fatalf("seed %d: Get(%s): got %v, %v, want %v", seedSize, k, got, ok, v)
+				}
+			}
+		}
+	}
+}

@@ -22,8 +22,9 @@ type Mount struct {
 	entry    http.Handler // the HTTP middleware around upgrade
 	stats    mountStats
 
-	mu    sync.RWMutex
-	conns map[uint64]*Conn
+	mu      sync.RWMutex
+	conns   map[uint64]*Conn
+	pinging bool // pingLoop runs (keepalive.go)
 
 	topics  topics
 	subject string              // broker subject of this mount
@@ -109,6 +110,10 @@ func (m *Mount) Conns() []*Conn {
 func (m *Mount) add(c *Conn) {
 	m.mu.Lock()
 	m.conns[c.id] = c
+	if !m.pinging && m.cfg.PingInterval >= 0 {
+		m.pinging = true
+		go m.pingLoop()
+	}
 	m.mu.Unlock()
 }
 

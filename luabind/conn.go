@@ -14,19 +14,21 @@ import (
 
 // Conn is the conn object scripts see, through gopher-luar: its exported
 // fields and methods appear in snake case (conn.remote_addr,
-// conn:send_binary). One Conn is made per connection per VM; its fields
-// are read-only from Lua.
+// conn:send_binary), and conn.query and conn.headers, tables made on first
+// use (most scripts never look, and an idle connection should not keep
+// them). One Conn is made per connection per VM; its fields are read-only
+// from Lua.
 type Conn struct {
 	ID          uint64
 	Path        string
 	RemoteAddr  string
 	Subprotocol string
-	Query       *lua.LTable
-	Headers     *lua.LTable
 	Data        lua.LValue
 
-	c  *engine.Conn `luar:"-"`
-	vm *vm          `luar:"-"`
+	c       *engine.Conn `luar:"-"`
+	vm      *vm          `luar:"-"`
+	query   *lua.LTable  `luar:"-"`
+	headers *lua.LTable  `luar:"-"`
 }
 
 // String is what tostring(conn) prints.
@@ -200,8 +202,6 @@ func (v *vm) newConnObject(c *engine.Conn) *lua.LUserData {
 		Path:        req.Path,
 		RemoteAddr:  req.RemoteAddr,
 		Subprotocol: c.Subprotocol(),
-		Query:       valuesTable(v.L, req.Query),
-		Headers:     valuesTable(v.L, req.Header),
 		Data:        luar.New(v.L, c.Data()),
 		c:           c,
 		vm:          v,
@@ -267,9 +267,15 @@ func (v *vm) installConnMeta() {
 					case "subprotocol":
 						val = lua.LString(c.Subprotocol)
 					case "query":
-						val = c.Query
+						if c.query == nil {
+							c.query = valuesTable(L, c.c.Request().Query)
+						}
+						val = c.query
 					case "headers":
-						val = c.Headers
+						if c.headers == nil {
+							c.headers = valuesTable(L, c.c.Request().Header)
+						}
+						val = c.headers
 					}
 					if val != nil {
 						L.Push(val)
