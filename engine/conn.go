@@ -259,7 +259,7 @@ func (c *Conn) serve(done func()) {
 			c.bc.waitReadable()
 		}
 		typ, data, err := c.readMessage()
-		if errors.Is(err, errTooBig) {
+		if err != nil && errors.Is(err, errTooBig) {
 			if c.state.Load() == stateOpen {
 				c.logger().Warn("message too big", "max_message_size", c.mount.cfg.MaxMessageSize)
 				c.Close(websocket.CloseMessageTooBig, "message too big")

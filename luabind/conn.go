@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 	lua "github.com/yuin/gopher-lua"
@@ -49,7 +50,7 @@ func (c *Conn) SendBinary(L *luar.LState) int { return c.sendBinary(L.LState) }
 
 func (c *Conn) sendBinary(L *lua.LState) int {
 	s := L.CheckString(1)
-	return pushSendResult(L, c.vm.send(c.c, websocket.BinaryMessage, []byte(s)))
+	return pushSendResult(L, c.vm.send(c.c, websocket.BinaryMessage, bytesOf(s)))
 }
 
 // Ping is conn:ping([payload]); the payload is cut to 125 bytes.
@@ -133,11 +134,17 @@ func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
 		if !utf8.ValidString(s) {
 			L.ArgError(n, "text is not valid UTF-8 (use send_binary for bytes)")
 		}
-		return websocket.TextMessage, []byte(s)
+		return websocket.TextMessage, bytesOf(s)
 	}
 	L.ArgError(n, "string expected, got "+val.Type().String()+" (the mount has no serializer; use luaws.json.encode or serializer json)")
 	return 0, nil
 }
+
+// bytesOf returns the bytes of a Lua string without a copy. The engine
+// only reads what it sends (and Lua strings never change), so the message
+// may share the string's memory; its capacity is its length, so an append
+// copies.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // maxScratch is the largest encode buffer a vm keeps between calls, so that
 // one huge message does not pin its buffer.
