@@ -63,7 +63,11 @@ type MountConfig struct {
 	// SendQueueSize is how many messages may wait for one connection's
 	// writer before it is closed as a slow consumer with 1008. Defaults to 1024.
 	SendQueueSize int
-	// WriteTimeout bounds one batch of writes to a connection. Defaults to 10 s.
+	// WriteTimeout bounds a connection's writes: a write that blocks past
+	// its deadline fails and closes the connection. The deadline is moved
+	// to WriteTimeout ahead when less than half of it is left, so a blocked
+	// write fails after between half and all of WriteTimeout. Defaults to
+	// 10 s.
 	WriteTimeout time.Duration
 	// PingInterval is how often a ping is sent. Defaults to 30 s; negative
 	// turns keepalive off.

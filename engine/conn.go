@@ -48,17 +48,22 @@ type Conn struct {
 	filters     []MessageFilter // from the mount's middleware; reader goroutine only
 	state       atomic.Int32    // changed only with mu held
 
-	mu          sync.Mutex
-	queue       []frame       // waiting for the writer
-	spare       []frame       // the writer's last batch, reused
-	writing     bool          // a writer goroutine (or writeNow) is writing
-	flusher     *Flusher      // lists this connection for a writeNow; nil if none
-	wake        chan struct{} // wakes the writer; made with the first (startWriterLocked)
-	closeCode   int           // set when the server starts the close (Close, abort); 0 otherwise
-	closeReason string
-	nextPing    atomic.Int64 // UnixNano of the next keepalive ping; 0 before the first is due (keepalive.go)
-	idleTimer   *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
-	lastMessage atomic.Int64 // UnixNano of the last data message, with IdleTimeout
+	mu         sync.Mutex
+	queue      []frame      // waiting for the writer
+	spare      []frame      // the writer's last batch, reused
+	writing    bool         // a writer goroutine (or writeNow) is writing
+	writerStop bool         // tend asks the idle writer to exit
+	idleSince  atomic.Int64 // the mount clock when the writer began to wait for more; 0 if it does not
+	// writeDeadline is the writer's deadline (UnixNano); the writer
+	// goroutine's own.
+	writeDeadline int64
+	flusher       *Flusher      // lists this connection for a writeNow; nil if none
+	wake          chan struct{} // wakes the writer; made with the first (startWriterLocked)
+	closeCode     int           // set when the server starts the close (Close, abort); 0 otherwise
+	closeReason   string
+	nextPing      atomic.Int64 // UnixNano of the next keepalive ping; 0 before the first is due (keepalive.go)
+	idleTimer     *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
+	lastMessage   atomic.Int64 // UnixNano of the last data message, with IdleTimeout
 
 	topics map[string]struct{} // guarded by mount.topics.mu
 }

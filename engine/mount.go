@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -24,7 +26,8 @@ type Mount struct {
 
 	mu      sync.RWMutex
 	conns   map[uint64]*Conn
-	pinging bool // pingLoop runs (keepalive.go)
+	tending bool         // tend runs (keepalive.go)
+	clock   atomic.Int64 // UnixNano, set by tend at each tick
 
 	topics  topics
 	subject string              // broker subject of this mount
@@ -110,9 +113,10 @@ func (m *Mount) Conns() []*Conn {
 func (m *Mount) add(c *Conn) {
 	m.mu.Lock()
 	m.conns[c.id] = c
-	if !m.pinging && m.cfg.PingInterval >= 0 {
-		m.pinging = true
-		go m.pingLoop()
+	if !m.tending {
+		m.tending = true
+		m.clock.Store(time.Now().UnixNano())
+		go m.tend()
 	}
 	m.mu.Unlock()
 }

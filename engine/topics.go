@@ -145,7 +145,19 @@ func (m *Mount) Broadcast(messageType int, data []byte, except uint64) (int, err
 	if err := checkType(messageType); err != nil {
 		return 0, err
 	}
-	n := m.deliverAll(messageType, data, except)
+	n := m.deliverAll(messageType, data, except, nil)
+	m.toBroker(kindBroadcast, "", messageType, data)
+	return n, nil
+}
+
+// Broadcast is [Mount.Broadcast] through fl: the messages wait for
+// fl.Flush, which writes each connection's without waking its writer when
+// the socket takes it at once (see [Flusher]).
+func (fl *Flusher) Broadcast(m *Mount, messageType int, data []byte, except uint64) (int, error) {
+	if err := checkType(messageType); err != nil {
+		return 0, err
+	}
+	n := m.deliverAll(messageType, data, except, fl)
 	m.toBroker(kindBroadcast, "", messageType, data)
 	return n, nil
 }
@@ -180,8 +192,9 @@ func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	return n
 }
 
-// deliverAll queues one prepared frame to every local connection but except.
-func (m *Mount) deliverAll(messageType int, data []byte, except uint64) int {
+// deliverAll queues one prepared frame to every local connection but
+// except, through fl if it is not nil.
+func (m *Mount) deliverAll(messageType int, data []byte, except uint64, fl *Flusher) int {
 	conns := m.Conns()
 	if len(conns) == 0 || len(conns) == 1 && conns[0].id == except {
 		return 0
@@ -193,7 +206,7 @@ func (m *Mount) deliverAll(messageType int, data []byte, except uint64) int {
 	}
 	n := 0
 	for _, c := range conns {
-		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}, nil) == nil {
+		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}, fl) == nil {
 			n++
 		}
 	}
@@ -301,7 +314,7 @@ func (m *Mount) fromBroker(payload []byte) {
 	case kindPublish:
 		m.deliverTopic(e.topic, e.messageType, e.data)
 	case kindBroadcast:
-		m.deliverAll(e.messageType, e.data, 0)
+		m.deliverAll(e.messageType, e.data, 0, nil)
 	}
 }
 

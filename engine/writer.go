@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"runtime"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -9,23 +10,15 @@ import (
 
 // writerLinger is how long an idle writer goroutine waits for more before it
 // exits, so that a busy connection keeps its writer and an idle one holds none.
-// The timer is not moved on every write: a writer exits between one and
-// two writerLinger after its last batch.
+// The mount's housekeeping (tend, in keepalive.go) ends writers that have
+// waited that long, a tick or so late.
 const writerLinger = time.Second
 
 // writeLoop is the connection's writer: it sends everything queued, in
-// order, then waits a little for more. At most one runs per connection.
+// order, then waits for more. At most one runs per connection. It waits on
+// c.wake alone, without a timer of its own: tend stops it once it has
+// waited writerLinger.
 func (c *Conn) writeLoop() {
-	var (
-		idle    *time.Timer
-		batches uint64 // batches written
-		armed   uint64 // batches when idle was last armed
-	)
-	defer func() {
-		if idle != nil {
-			idle.Stop()
-		}
-	}()
 	if c.bc.pending() {
 		// What a writeNow left: the socket was full.
 		_ = c.bc.SetWriteDeadline(time.Now().Add(c.mount.cfg.WriteTimeout))
@@ -38,41 +31,30 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		if c.state.Load() == stateClosed {
-			c.writing = false
+			c.writing, c.writerStop = false, false
+			c.idleSince.Store(0)
 			c.mu.Unlock()
 			return
 		}
 		batch := c.queue
 		if len(batch) == 0 {
-			c.mu.Unlock()
-			if idle == nil {
-				idle, armed = time.NewTimer(writerLinger), batches
-			}
-			select {
-			case <-c.wake:
-				continue
-			case <-idle.C:
-			}
-			if batches != armed {
-				// Busy since the timer was armed: wait one more linger.
-				idle.Reset(writerLinger)
-				armed = batches
-				continue
-			}
-			c.mu.Lock()
-			if len(c.queue) == 0 {
-				c.writing = false
+			if c.writerStop {
+				c.writing, c.writerStop = false, false
+				c.idleSince.Store(0)
 				c.mu.Unlock()
 				return
 			}
+			c.idleSince.Store(c.mount.clock.Load())
 			c.mu.Unlock()
+			<-c.wake
 			continue
 		}
 		c.queue = c.spare[:0]
+		c.writerStop = false
+		c.idleSince.Store(0)
 		c.mu.Unlock()
 
 		err := c.writeBatch(batch)
-		batches++
 		clear(batch)
 		c.mu.Lock()
 		c.spare = batch[:0]
@@ -82,6 +64,20 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// stopIdleWriter ends the writer if it still waits with nothing queued,
+// as it did at idle (a clock reading, see tend).
+func (c *Conn) stopIdleWriter(idle int64) {
+	c.mu.Lock()
+	if c.writing && len(c.queue) == 0 && c.idleSince.Load() == idle {
+		c.writerStop = true
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.mu.Unlock()
 }
 
 // writeFailed ends the writer after a failed write: the socket is closed,
@@ -120,10 +116,16 @@ func (c *Conn) writeNow(w *rawWriter) {
 	inline := c.bc.canTry()
 	size := 0
 	for _, f := range c.queue {
-		if f.pm != nil || (f.typ != websocket.TextMessage && f.typ != websocket.BinaryMessage) {
-			inline = false // a control frame (the writer sets deadlines for it), or a prepared one
+		switch {
+		case f.pm != nil && f.size == 0:
+			inline = false // a prepared frame of unknown size (SendPrepared)
+		case f.pm != nil:
+			size += f.size + maxFrameHeader
+		case f.typ == websocket.TextMessage || f.typ == websocket.BinaryMessage:
+			size += len(f.data) + maxFrameHeader
+		default:
+			inline = false // a control frame: the writer sets deadlines for it
 		}
-		size += len(f.data) + maxFrameHeader
 	}
 	if size > batchMax/2 {
 		inline = false // a batch that would not fit the buffer would block
@@ -165,9 +167,18 @@ func (c *Conn) writeNow(w *rawWriter) {
 // write on the socket for all of them (up to batchMax bytes each). A close
 // frame ends the batch: nothing may follow it.
 func (c *Conn) writeBatch(batch []frame) error {
-	deadline := time.Now().Add(c.mount.cfg.WriteTimeout)
-	if err := c.ws.SetWriteDeadline(deadline); err != nil {
-		return err
+	// A deadline at least half a WriteTimeout away stays: moving it on
+	// every batch costs more than the batch (the runtime's timers).
+	now, timeout := time.Now(), c.mount.cfg.WriteTimeout
+	if time.Duration(c.writeDeadline-now.UnixNano()) < timeout/2 {
+		c.writeDeadline = now.Add(timeout).UnixNano()
+		if err := c.ws.SetWriteDeadline(time.Unix(0, c.writeDeadline)); err != nil {
+			return err
+		}
+	}
+	deadline := time.Unix(0, c.writeDeadline)
+	if len(batch) == 1 {
+		return c.writeFrames(batch, deadline) // nothing to gather
 	}
 	c.bc.hold()
 	err := c.writeFrames(batch, deadline)
@@ -232,11 +243,35 @@ func (fl *Flusher) Send(c *Conn, messageType int, data []byte) error {
 
 // Flush writes the messages sent through fl since the last Flush. It does
 // not block on the network: what a socket does not take at once is left
-// to the connection's writer goroutine.
+// to the connection's writer goroutine. When there are many connections
+// (a broadcast), the calling goroutine writes its share, one per CPU, and
+// the connections' writers the rest, on the other CPUs meanwhile.
 func (fl *Flusher) Flush() {
-	for _, c := range fl.conns {
+	conns := fl.conns
+	if p := runtime.GOMAXPROCS(0); len(conns) > flushAlone && p > 1 {
+		own := max(flushAlone, len(conns)/p)
+		for _, c := range conns[own:] {
+			c.kick()
+		}
+		conns = conns[:own]
+	}
+	for _, c := range conns {
 		c.writeNow(&fl.raw)
 	}
 	clear(fl.conns)
 	fl.conns = fl.conns[:0]
+}
+
+// flushAlone is the most connections a Flush writes by itself, without
+// sharing the work with their writers.
+const flushAlone = 32
+
+// kick hands what fl left queued to the connection's writer goroutine.
+func (c *Conn) kick() {
+	c.mu.Lock()
+	c.flusher = nil
+	if !c.writing && len(c.queue) > 0 && c.state.Load() != stateClosed {
+		c.kickLocked()
+	}
+	c.mu.Unlock()
 }

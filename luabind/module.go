@@ -95,6 +95,10 @@ func (v *vm) luaBroadcast(L *lua.LState) int {
 			except = c.ID()
 		}
 	}
+	if v.live {
+		n, err := v.w.flusher.Broadcast(em, typ, data, except) // written when the worker has no event left
+		return pushCount(L, n, err)
+	}
 	n, err := em.Broadcast(typ, data, except)
 	return pushCount(L, n, err)
 }
