@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,4 +151,76 @@ func TestFlushersShareConn(t *testing.T) {
 		next[g]++
 	}
 	wg.Wait()
+}
+
+// TestFlusherBroadcast: a broadcast through a Flusher reaches every
+// connection but the one excepted, in order with the messages sent before
+// and after it, with more connections than a Flush writes by itself.
+func TestFlusherBroadcast(t *testing.T) {
+	rec := newRecorder()
+	srv, url := newTestServer(t, mountOf(rec))
+	m := srv.Mount("/ws")
+	const n = 80
+	clients := make([]*websocket.Conn, n)
+	conns := make([]*engine.Conn, n)
+	for i := range clients {
+		clients[i] = dial(t, url)
+		conns[i] = rec.waitOpen(t)
+	}
+	except := conns[0]
+	var fl engine.Flusher
+	for round := range 3 {
+		for _, c := range conns {
+			_ = fl.Send(c, websocket.TextMessage, []byte(fmt.Sprintf("before %d", round)))
+		}
+		got, err := fl.Broadcast(m, websocket.TextMessage, []byte(fmt.Sprintf("all %d", round)), except.ID())
+		if err != nil || got != n-1 {
+			t.Fatalf("Broadcast: got %d, %v, want %d, nil", got, err, n-1)
+		}
+		for _, c := range conns {
+			_ = c.Send(websocket.TextMessage, []byte(fmt.Sprintf("after %d", round)))
+		}
+		fl.Flush()
+	}
+	for i, ws := range clients {
+		c := conns[0]
+		for _, cc := range conns {
+			if cc.Request().RemoteAddr == ws.LocalAddr().String() {
+				c = cc
+			}
+		}
+		var want []string
+		for round := range 3 {
+			want = append(want, fmt.Sprintf("before %d", round))
+			if c != except {
+				want = append(want, fmt.Sprintf("all %d", round))
+			}
+			want = append(want, fmt.Sprintf("after %d", round))
+		}
+		for _, w := range want {
+			if got := readText(t, ws); got != w {
+				t.Fatalf("client %d (conn %d): got %q, want %q", i, c.ID(), got, w)
+			}
+		}
+	}
+}
+
+// TestIdleWriterExits: a connection's writer goroutine ends once it has had
+// nothing to write for a while, and a later send starts another.
+func TestIdleWriterExits(t *testing.T) {
+	rec := newRecorder()
+	_, url := newTestServer(t, mountOf(rec))
+	ws := dial(t, url)
+	c := rec.waitOpen(t)
+	writers := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "engine.(*Conn).writeLoop(")
+	}
+	for round := range 2 {
+		_ = c.Send(websocket.TextMessage, []byte("hello")) // from this goroutine: through a writer
+		if got := readText(t, ws); got != "hello" {
+			t.Fatalf("round %d: got %q, want hello", round, got)
+		}
+		waitFor(t, "the idle writer to exit", func() bool { return writers() == 0 })
+	}
 }
