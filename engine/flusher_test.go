@@ -198,7 +198,7 @@ func TestFlusherBroadcast(t *testing.T) {
 			want = append(want, fmt.Sprintf("after %d", round))
 		}
 		for _, w := range want {
-			if got := readText(t, ws); got != w {
+			if got := enginetest.ReadText(t, ws); got != w {
 				t.Fatalf("client %d (conn %d): got %q, want %q", i, c.ID(), got, w)
 			}
 		}
@@ -218,7 +218,7 @@ func TestIdleWriterExits(t *testing.T) {
 	}
 	for round := range 2 {
 		_ = c.Send(websocket.TextMessage, []byte("hello")) // from this goroutine: through a writer
-		if got := readText(t, ws); got != "hello" {
+		if got := enginetest.ReadText(t, ws); got != "hello" {
 			t.Fatalf("round %d: got %q, want hello", round, got)
 		}
 		waitFor(t, "the idle writer to exit", func() bool { return writers() == 0 })
