@@ -380,6 +380,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	if err != nil {
 		return printError(stderr, err)
 	}
+	defer tuneGC()()
 	var tlsConfig *tls.Config
 	if cfg.TLS.Cert != "" {
 		if tlsConfig, err = loadTLS(cfg.TLS); err != nil {
