@@ -158,6 +158,7 @@ func (fl *Flusher) Broadcast(m *Mount, messageType int, data []byte, except uint
 		return 0, err
 	}
 	n := m.deliverAll(messageType, data, except, fl)
+	fl.broadcast = true
 	m.toBroker(kindBroadcast, "", messageType, data)
 	return n, nil
 }

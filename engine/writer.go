@@ -232,8 +232,9 @@ func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 // A Flusher belongs to one goroutine; its zero value is ready to use.
 // Messages wait until Flush, so call it before the goroutine waits.
 type Flusher struct {
-	conns []*Conn
-	raw   rawWriter
+	conns     []*Conn
+	raw       rawWriter
+	broadcast bool // a Broadcast since the last Flush
 }
 
 // Send queues a data message for c like [Conn.Send]; Flush writes it.
@@ -243,12 +244,14 @@ func (fl *Flusher) Send(c *Conn, messageType int, data []byte) error {
 
 // Flush writes the messages sent through fl since the last Flush. It does
 // not block on the network: what a socket does not take at once is left
-// to the connection's writer goroutine. When there are many connections
-// (a broadcast), the calling goroutine writes its share, one per CPU, and
-// the connections' writers the rest, on the other CPUs meanwhile.
+// to the connection's writer goroutine. After a broadcast to many
+// connections, the calling goroutine writes its share, one per CPU, and
+// the connections' writers the rest, on the other CPUs meanwhile. (Only
+// then: a connection that has a writer keeps it while it is busy, and its
+// messages no longer go out the shorter way.)
 func (fl *Flusher) Flush() {
 	conns := fl.conns
-	if p := runtime.GOMAXPROCS(0); len(conns) > flushAlone && p > 1 {
+	if p := runtime.GOMAXPROCS(0); fl.broadcast && len(conns) > flushAlone && p > 1 {
 		own := max(flushAlone, len(conns)/p)
 		for _, c := range conns[own:] {
 			c.kick()
@@ -260,6 +263,7 @@ func (fl *Flusher) Flush() {
 	}
 	clear(fl.conns)
 	fl.conns = fl.conns[:0]
+	fl.broadcast = false
 }
 
 // flushAlone is the most connections a Flush writes by itself, without
