@@ -34,7 +34,20 @@
 // only the reads of its own connection. [Conn.Send] and [Conn.Close] never
 // block and are safe to call from any goroutine. Each connection has at most
 // one writer goroutine, started when something is queued and stopped after a
-// quiet spell, so an idle connection holds only its reader goroutine.
+// quiet spell, so an idle connection holds only its reader goroutine. A
+// writer sends everything queued with one system call. A goroutine that
+// sends many messages in a row (a Lua worker) can hold their writing back
+// with a [Flusher] and write them itself when it is done, as far as each
+// socket takes them without waiting, so that no writer is woken at all.
+// One goroutine per mount, while it has connections, sends the keepalive
+// pings and ends idle writers.
+//
+// # Memory
+//
+// An idle connection keeps its reader goroutine (waiting for bytes on the
+// smallest stack, see batchConn.waitReadable), a small read buffer
+// (MountConfig.ReadBufferSize), gorilla's connection and the request's
+// headers; no write buffer, timer, logger or http.Request of its own.
 //
 // # Topics and nodes
 //
