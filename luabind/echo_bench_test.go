@@ -139,6 +139,12 @@ func (l echoLoad) run(b *testing.B, conns []*websocket.Conn, n int) cost {
 // startGorillaRawEcho serves gorilla's echo example: each message is
 // written back as it came.
 func startGorillaRawEcho(b *testing.B) string {
+	return startGorillaEcho(b, func(data []byte) ([]byte, error) { return data, nil })
+}
+
+// startGorillaEcho serves a plain gorilla/websocket echo that writes back
+// reply(message) for each message, one connection per goroutine.
+func startGorillaEcho(b *testing.B, reply func([]byte) ([]byte, error)) string {
 	b.Helper()
 	up := websocket.Upgrader{}
 	return serveBench(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +158,11 @@ func startGorillaRawEcho(b *testing.B) string {
 			if err != nil {
 				return
 			}
-			if err := c.WriteMessage(typ, data); err != nil {
+			out, err := reply(data)
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(typ, out); err != nil {
 				return
 			}
 		}

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/luabind"
 )
@@ -74,30 +71,11 @@ func processCPU() time.Duration {
 // each message with encoding/json and encodes it back, as a Go server
 // without luaws would.
 func startGorillaJSONEcho(b *testing.B) string {
-	b.Helper()
-	up := websocket.Upgrader{}
-	return serveBench(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
+	return startGorillaEcho(b, func(data []byte) ([]byte, error) {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
 		}
-		defer c.Close()
-		for {
-			typ, data, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			var v any
-			if err := json.Unmarshal(data, &v); err != nil {
-				return
-			}
-			out, err := json.Marshal(v)
-			if err != nil {
-				return
-			}
-			if err := c.WriteMessage(typ, out); err != nil {
-				return
-			}
-		}
-	}))
+		return json.Marshal(v)
+	})
 }
