@@ -27,12 +27,8 @@ type fanoutSlot struct {
 // when every subscriber has read it.
 func (r *run) broadcast(ctx context.Context) error {
 	cfg := r.cfg
-	if err := r.serverBefore(); err != nil {
-		return err
-	}
-	conns, err := r.dialAll(ctx, cfg.Conns+1)
+	conns, err := r.connect(ctx, cfg.Conns+1)
 	if err != nil {
-		closeAll(conns)
 		return err
 	}
 	var pub *websocket.Conn

@@ -18,12 +18,8 @@ import (
 // for the replies still on their way.
 func (r *run) echo(ctx context.Context) error {
 	cfg := r.cfg
-	if err := r.serverBefore(); err != nil {
-		return err
-	}
-	conns, err := r.dialAll(ctx, cfg.Conns)
+	conns, err := r.connect(ctx, cfg.Conns)
 	if err != nil {
-		closeAll(conns)
 		return err
 	}
 	payload := makePayload(cfg.Payload, cfg.Size)

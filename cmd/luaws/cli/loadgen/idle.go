@@ -11,12 +11,8 @@ import (
 // and with ServerPID report the server's RSS per connection.
 func (r *run) idle(ctx context.Context) error {
 	cfg := r.cfg
-	if err := r.serverBefore(); err != nil {
-		return err
-	}
-	conns, err := r.dialAll(ctx, cfg.Conns)
+	conns, err := r.connect(ctx, cfg.Conns)
 	if err != nil {
-		closeAll(conns)
 		return err
 	}
 	var (

@@ -156,6 +156,20 @@ func (r *run) dialer() *websocket.Dialer {
 	return d
 }
 
+// connect reads the server's figures before the run (with ServerPID) and
+// opens n connections; on error none is left open.
+func (r *run) connect(ctx context.Context, n int) ([]*websocket.Conn, error) {
+	if err := r.serverBefore(); err != nil {
+		return nil, err
+	}
+	conns, err := r.dialAll(ctx, n)
+	if err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
 // dialAll opens n connections, DialConcurrency at a time. A failed dial is
 // counted and leaves a nil in its place; it is an error only if none opened.
 func (r *run) dialAll(ctx context.Context, n int) ([]*websocket.Conn, error) {
