@@ -41,13 +41,8 @@ type batchConn struct {
 	buf      *[]byte // pooled while holding, or bytes a tryFlush left
 	deadline int64   // last write deadline given to Conn, in Unix ns; 0 for none
 
-	// The socket's file descriptor (nil for TLS), for tryFlush and
-	// waitReadable, and the peek waitReadable runs on it, made once so
-	// that a wait allocates nothing.
-	raw     syscall.RawConn
-	peek    func(fd uintptr) bool
-	peekBuf [1]byte
-	waited  bool // peek found nothing and waited: reader goroutine only
+	// The socket's file descriptor (nil for TLS), for tryFlush.
+	raw syscall.RawConn
 }
 
 // rawWriter is a write on a file descriptor that never waits, made once
@@ -80,16 +75,6 @@ func newBatchConn(nc net.Conn) *batchConn {
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			b.raw = raw
-			b.peek = func(fd uintptr) bool {
-				if b.waited {
-					// Woken by the poller: readable. (A rare spurious wake
-					// only means the read waits, deeper.)
-					return true
-				}
-				_, _, err := syscall.Recvfrom(int(fd), b.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-				b.waited = err == syscall.EAGAIN
-				return !b.waited // bytes, end of file, or an error for the read to find
-			}
 		}
 	}
 	return b
@@ -97,18 +82,6 @@ func newBatchConn(nc net.Conn) *batchConn {
 
 // canTry reports whether tryFlush can write without blocking.
 func (b *batchConn) canTry() bool { return b.raw != nil }
-
-// waitReadable returns when the socket has something to read: bytes, the
-// end of the stream, an error, a passed read deadline, or a Close. It
-// waits with a call stack much shallower than a read through gorilla's
-// frame parser: an idle connection's goroutine then fits the smallest
-// stack. Without a file descriptor (TLS) it returns at once.
-func (b *batchConn) waitReadable() {
-	if b.raw != nil {
-		b.waited = false
-		_ = b.raw.Read(b.peek)
-	}
-}
 
 // pending reports whether bytes wait for a flush.
 func (b *batchConn) pending() bool {

@@ -261,7 +261,7 @@ func (c *Conn) serve(done func()) {
 	c.req.HTTP = nil // see Request.HTTP
 	for {
 		if c.br != nil && c.br.Buffered() == 0 {
-			c.bc.waitReadable()
+			c.waitReadable()
 		}
 		typ, data, err := c.readMessage()
 		if err != nil && errors.Is(err, errTooBig) {
@@ -278,6 +278,16 @@ func (c *Conn) serve(done func()) {
 		c.message(h, typ, data)
 	}
 }
+
+// waitReadable returns when the next message has begun to arrive (or the
+// read failed: the read that follows fails the same way). An idle
+// connection waits here, in a read of one byte through the connection's
+// buffer, with a call stack much shallower than a read through gorilla's
+// frame parser: its goroutine then fits the smallest stack. When the bytes
+// are there already, it costs no more than that read, which it does for
+// the parser. It must be inlined in serve: a frame more, and an idle
+// connection needs the next stack size.
+func (c *Conn) waitReadable() { _, _ = c.br.Peek(1) }
 
 // message hands one message to the handler. It is not inlined, so that
 // serve's own frame stays small while it waits.

@@ -45,7 +45,7 @@
 // # Memory
 //
 // An idle connection keeps its reader goroutine (waiting for bytes on the
-// smallest stack, see batchConn.waitReadable), a small read buffer
+// smallest stack, see Conn.waitReadable), a small read buffer
 // (MountConfig.ReadBufferSize), gorilla's connection and the request's
 // headers; no write buffer, timer, logger or http.Request of its own.
 //

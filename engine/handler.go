@@ -55,13 +55,14 @@ type ErrorReply struct {
 
 // Request is what a client sent to open a connection. It is read-only once
 // the handshake has begun and safe to read from any goroutine.
+//
+// A connection keeps its Request as long as it lives, so the query string
+// and the headers are kept packed in one string each, not as maps (about
+// 600 bytes a connection); [Request.Query] and [Request.Header] unpack
+// them into a fresh map on every call.
 type Request struct {
 	// Path is the request path, e.g. "/rooms/lobby".
 	Path string
-	// Query holds the parsed query string.
-	Query url.Values
-	// Header holds the request headers with canonical names.
-	Header http.Header
 	// RemoteAddr is the client address ("ip:port"), after any real_ip middleware.
 	RemoteAddr string
 	// Subprotocols lists the subprotocols the client offered, in its order.
@@ -71,7 +72,21 @@ type Request struct {
 	// connection does not keep it (its context, URL and the rest) alive:
 	// read it in those two only.
 	HTTP *http.Request
+
+	rawQuery string
+	header   packedHeader
 }
+
+// Query returns the parsed query string, a map of the caller's own. Pairs
+// that do not parse are left out, as url.ParseQuery does.
+func (r *Request) Query() url.Values {
+	q, _ := url.ParseQuery(r.rawQuery)
+	return q
+}
+
+// Header returns the request headers with canonical names, a map of the
+// caller's own.
+func (r *Request) Header() http.Header { return r.header.unpack() }
 
 // HandshakeReply completes an accepted upgrade.
 type HandshakeReply struct {

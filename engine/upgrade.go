@@ -135,11 +135,11 @@ var reservedHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Accept", 
 func newRequest(r *http.Request) *Request {
 	return &Request{
 		Path:         r.URL.Path,
-		Query:        r.URL.Query(),
-		Header:       r.Header,
 		RemoteAddr:   r.RemoteAddr,
 		Subprotocols: websocket.Subprotocols(r),
 		HTTP:         r,
+		rawQuery:     r.URL.RawQuery,
+		header:       packHeader(r.Header),
 	}
 }
 

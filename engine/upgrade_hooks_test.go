@@ -17,14 +17,14 @@ import (
 func TestHandshakerReply(t *testing.T) {
 	rec := newRecorder()
 	h := handshaker{recorder: rec, handshake: func(req *engine.Request) (engine.HandshakeReply, error) {
-		switch req.Query.Get("do") {
+		switch req.Query().Get("do") {
 		case "reject":
 			return engine.HandshakeReply{}, &engine.Rejection{Status: http.StatusNotFound, Body: "no such room"}
 		case "fail":
 			return engine.HandshakeReply{}, errors.New("database down")
 		}
 		return engine.HandshakeReply{
-			Subprotocol: req.Query.Get("sp"),
+			Subprotocol: req.Query().Get("sp"),
 			Header: http.Header{"X-Room": {"lobby"}, "Upgrade": {"h2c"},
 				"Sec-Websocket-Extensions": {"x-evil"}},
 			Data:   map[string]any{"user": "ann"},

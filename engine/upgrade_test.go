@@ -163,7 +163,7 @@ func TestHandshaker(t *testing.T) {
 		{
 			name: "data seeds Conn.Data",
 			handshake: func(req *engine.Request) (engine.HandshakeReply, error) {
-				return engine.HandshakeReply{Data: map[string]any{"user": req.Query.Get("user"), "n": int64(7)}}, nil
+				return engine.HandshakeReply{Data: map[string]any{"user": req.Query().Get("user"), "n": int64(7)}}, nil
 			},
 			wantData: map[string]any{"user": "ann", "n": int64(7)},
 		},
@@ -241,8 +241,8 @@ func TestHandshakeRequest(t *testing.T) {
 		got, want any
 	}{
 		{"Path", req.Path, "/rooms/lobby"},
-		{"Query", strings.Join(req.Query["user"], ","), "ann,bob"},
-		{"Header", req.Header.Get("X-Test"), "yes"},
+		{"Query", strings.Join(req.Query()["user"], ","), "ann,bob"},
+		{"Header", req.Header().Get("X-Test"), "yes"},
 		{"RemoteAddr", host, "127.0.0.1"},
 		{"Subprotocols", strings.Join(req.Subprotocols, ","), "chat,v2"},
 		{"HTTP in Handshake", <-hadHTTP, true},
@@ -264,7 +264,7 @@ func TestErrorReplier(t *testing.T) {
 	rec := newRecorder()
 	h := errorReplier{
 		handshaker: handshaker{recorder: rec, handshake: func(req *engine.Request) (engine.HandshakeReply, error) {
-			if req.Query.Get("let") == "" {
+			if req.Query().Get("let") == "" {
 				return engine.HandshakeReply{}, &engine.Rejection{Status: http.StatusNotFound, Body: "no such room"}
 			}
 			return engine.HandshakeReply{}, nil
@@ -398,7 +398,7 @@ func TestMaxConnections(t *testing.T) {
 func TestHandshakePanic(t *testing.T) {
 	rec := newRecorder()
 	h := handshaker{recorder: rec, handshake: func(req *engine.Request) (engine.HandshakeReply, error) {
-		if req.Query.Has("panic") {
+		if req.Query().Has("panic") {
 			panic("boom")
 		}
 		return engine.HandshakeReply{}, nil

@@ -13,27 +13,23 @@ import (
 	"github.com/luaws/luaws/engine"
 )
 
-// Conn is the conn object scripts see, through gopher-luar: its exported
-// fields and methods appear in snake case (conn.remote_addr,
-// conn:send_binary), and conn.query and conn.headers, tables made on first
-// use (most scripts never look, and an idle connection should not keep
-// them). One Conn is made per connection per VM; its fields are read-only
-// from Lua.
+// Conn is the conn object scripts see, through gopher-luar. Its methods
+// appear in snake case (conn:send_binary), and its fields, read-only from
+// Lua, are answered from the engine connection (conn.id, conn.path,
+// conn.remote_addr, conn.subprotocol) or made on first use (conn.data,
+// conn.query, conn.headers): a connection's own worker keeps its Conn as
+// long as it lives, so an idle one holds little more than two pointers.
+// One Conn is made per connection per VM.
 type Conn struct {
-	ID          uint64
-	Path        string
-	RemoteAddr  string
-	Subprotocol string
-	Data        lua.LValue
-
-	c       *engine.Conn `luar:"-"`
-	vm      *vm          `luar:"-"`
-	query   *lua.LTable  `luar:"-"`
-	headers *lua.LTable  `luar:"-"`
+	c       *engine.Conn
+	vm      *vm
+	data    lua.LValue
+	query   *lua.LTable
+	headers *lua.LTable
 }
 
 // String is what tostring(conn) prints.
-func (c *Conn) String() string { return "conn " + strconv.FormatUint(c.ID, 10) }
+func (c *Conn) String() string { return "conn " + strconv.FormatUint(c.c.ID(), 10) }
 
 // Send is conn:send(v): with the json serializer v is encoded, without one
 // strings go as text frames. It returns true, or nil and "closed" /
@@ -188,7 +184,7 @@ func (v *vm) luaJSONEncode(L *lua.LState) int {
 // connObject returns the conn object of cs in v. The connection's own
 // worker makes it once per VM and keeps it in cs; another worker (through
 // luaws.connections or luaws.get) gets a fresh one each time and must not
-// touch cs.obj, which only the owning worker's goroutine reads and writes.
+// touch cs.obj, which only the owning worker reads and writes (w.mu held).
 func (v *vm) connObject(cs *connState) lua.LValue {
 	if !v.live || cs.w != v.w {
 		// Loading a new version (cs belongs to the worker's live vm), or
@@ -203,17 +199,7 @@ func (v *vm) connObject(cs *connState) lua.LValue {
 }
 
 func (v *vm) newConnObject(c *engine.Conn) *lua.LUserData {
-	req := c.Request()
-	obj := &Conn{
-		ID:          c.ID(),
-		Path:        req.Path,
-		RemoteAddr:  req.RemoteAddr,
-		Subprotocol: c.Subprotocol(),
-		Data:        luar.New(v.L, c.Data()),
-		c:           c,
-		vm:          v,
-	}
-	return luar.New(v.L, obj).(*lua.LUserData)
+	return luar.New(v.L, &Conn{c: c, vm: v}).(*lua.LUserData)
 }
 
 // connOf returns the engine conn behind a conn object or an id, or nil.
@@ -260,27 +246,30 @@ func (v *vm) installConnMeta() {
 					case "send_binary":
 						val = sendBinary
 					case "id":
-						val = lua.LNumber(c.ID)
+						val = lua.LNumber(c.c.ID())
 					case "data":
-						val = c.Data
+						if c.data == nil {
+							c.data = luar.New(L, c.c.Data())
+						}
+						val = c.data
 					case "close":
 						val = closeFn
 					case "ping":
 						val = ping
 					case "path":
-						val = lua.LString(c.Path)
+						val = lua.LString(c.c.Request().Path)
 					case "remote_addr":
-						val = lua.LString(c.RemoteAddr)
+						val = lua.LString(c.c.Request().RemoteAddr)
 					case "subprotocol":
-						val = lua.LString(c.Subprotocol)
+						val = lua.LString(c.c.Subprotocol())
 					case "query":
 						if c.query == nil {
-							c.query = valuesTable(L, c.c.Request().Query)
+							c.query = valuesTable(L, c.c.Request().Query())
 						}
 						val = c.query
 					case "headers":
 						if c.headers == nil {
-							c.headers = valuesTable(L, c.c.Request().Header)
+							c.headers = valuesTable(L, c.c.Request().Header())
 						}
 						val = c.headers
 					}

@@ -65,6 +65,7 @@ func New(opts Options) (*Mount, error) {
 		}
 		m.workers = append(m.workers, w)
 		go w.run()
+		w.do(func(v *vm) { v.start() }) // its timers start: they run on the worker
 	}
 	if opts.Watch {
 		m.startWatch()
@@ -111,10 +112,12 @@ func (m *Mount) Open(c *engine.Conn) {
 	}
 	cs := &connState{conn: c, w: w}
 	c.Attach(cs)
-	w.post(event{kind: evOpen, cs: cs})
+	w.postAway(event{kind: evOpen, cs: cs})
 }
 
-// Message implements engine.Handler.
+// Message implements engine.Handler. When the connection's worker is idle
+// the message handler runs here, on the connection's reader goroutine;
+// otherwise the message waits in the worker's queue.
 func (m *Mount) Message(c *engine.Conn, msg engine.Message) {
 	cs := stateOf(c)
 	cs.w.post(event{kind: evMessage, cs: cs, typ: msg.Type, data: msg.Data})

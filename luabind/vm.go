@@ -16,7 +16,7 @@ import (
 
 // vm is one loaded version of the script in one worker: an LState, the
 // handlers the script returned, and what the bindings cache in it. A vm is
-// used only by its worker's goroutine (or, before it serves, by the one
+// used only with its worker's mu held (or, before it serves, by the one
 // that loads it).
 type vm struct {
 	L     *lua.LState
@@ -164,7 +164,7 @@ func (v *vm) loadError(err error) error {
 }
 
 // close cancels the VM's timers and closes its LState. Call it on the
-// worker's goroutine once the VM serves no more (or never served).
+// worker (w.mu held) once the VM serves no more (or never served).
 func (v *vm) close() {
 	if v.closed {
 		return
@@ -306,8 +306,8 @@ func (v *vm) requestTable(r *engine.Request) *lua.LTable {
 	t := L.CreateTable(0, 5)
 	t.RawSetString("path", lua.LString(r.Path))
 	t.RawSetString("remote_addr", lua.LString(r.RemoteAddr))
-	t.RawSetString("query", valuesTable(L, r.Query))
-	t.RawSetString("headers", valuesTable(L, r.Header))
+	t.RawSetString("query", valuesTable(L, r.Query()))
+	t.RawSetString("headers", valuesTable(L, r.Header()))
 	sp := L.CreateTable(len(r.Subprotocols), 0)
 	for i, s := range r.Subprotocols {
 		sp.RawSetInt(i+1, lua.LString(s))

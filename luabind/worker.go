@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -13,25 +14,46 @@ import (
 	"github.com/luaws/luaws/engine"
 )
 
-// worker is one goroutine and the VM it owns. Every Lua call of the worker
-// happens in run, one event at a time.
+// worker is one VM and the events for it. Its events run one at a time,
+// in the order they were posted, on whichever goroutine holds the drain:
+// the one whose post found the worker idle (pending went from 0 to 1)
+// runs its event at once and then, up to drainBudget events, what others
+// posted meanwhile; past that it hands the drain to the worker's own
+// goroutine (run). A connection's message therefore usually runs on the
+// connection's reader goroutine, without the hand-over to another
+// goroutine and back, which costs more than a short handler, and a busy
+// worker is never woken for each event.
 type worker struct {
 	m      *Mount
 	id     int
-	events chan event
-	stopCh chan struct{}
-	done   chan struct{}
-	vm     *vm // owned by the run goroutine once started
+	events chan event    // posted and not yet run; the drain takes them in order
+	wake   chan struct{} // hands the drain to run
+	done   chan struct{} // closed when the worker has stopped (evStop ran)
 	log    *slog.Logger
+
+	// pending counts the events posted (or running at once, see submit)
+	// and not yet run. Whoever moves it from 0 holds the drain until it
+	// is 0 again: that one goroutine, and only it, runs the worker's Lua
+	// and touches what follows. The atomic add that ends one drain and
+	// the one that starts the next order their memory accesses.
+	pending atomic.Int64
+
+	vm *vm
 	// conns are the connections whose open event ran and close event has
-	// not; owned by the run goroutine.
-	conns map[*connState]struct{}
-	guard guard // the watchdog's view of the running call
-	// flusher holds back what the run goroutine's handlers send until
-	// the worker has no event left, so that the messages of a burst go
-	// out together (engine.Flusher).
+	// not.
+	conns   map[*connState]struct{}
+	guard   guard // the watchdog's view of the running call
+	stopped bool  // evStop ran: events are dropped, their waiters released
+	// flusher holds back what the handlers send until the drain has no
+	// event left, so that the messages of a burst go out together
+	// (engine.Flusher).
 	flusher engine.Flusher
 }
+
+// drainBudget is how many events a goroutine that posted one runs before
+// it hands the drain to the worker's own goroutine: a connection's reader
+// should not serve everyone else's messages for long.
+const drainBudget = 64
 
 type eventKind uint8
 
@@ -41,6 +63,7 @@ const (
 	evClose
 	evFunc
 	evTimer
+	evStop
 )
 
 // event is one thing for a worker to do.
@@ -60,7 +83,7 @@ type event struct {
 type connState struct {
 	conn *engine.Conn
 	w    *worker
-	// Owned by w's goroutine: the conn object in the VM it was made in.
+	// Only with w's drain: the conn object in the VM it was made in.
 	obj   *lua.LUserData
 	objVM *vm
 }
@@ -70,26 +93,66 @@ func newWorker(m *Mount, id int) *worker {
 		m:      m,
 		id:     id,
 		events: make(chan event, m.opts.QueueSize),
-		stopCh: make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		log:    m.log.With("worker", id),
 		conns:  map[*connState]struct{}{},
 	}
 }
 
-// post queues ev; it blocks while the worker's queue is full.
+// post runs ev: at once on the calling goroutine when nobody runs the
+// worker's events (pending was 0: every event posted before has run, so
+// ev keeps its place), otherwise after the events queued before it, on
+// the goroutine that runs them. It blocks while the queue is full.
 func (w *worker) post(ev event) {
+	// Counted before queued: pending 0 means the queue is empty.
+	if w.pending.Add(1) == 1 {
+		w.handle(ev)
+		w.drain(drainBudget - 1)
+		return
+	}
+	w.events <- ev // the holder of the drain waits for it if it has counted it
+}
+
+// postAway queues ev like post, but never runs events on the calling
+// goroutine: if the worker is idle, its own goroutine takes the drain. A
+// connection's reader posts its open event this way: a Lua call there
+// would grow the goroutine's stack, which an idle connection then keeps.
+// After stop (whose run has returned) it is post.
+func (w *worker) postAway(ev event) {
 	select {
-	case w.events <- ev: // the common case, without the cost of a two-way select
+	case <-w.done:
+		w.post(ev)
 		return
 	default:
 	}
-	select {
-	case w.events <- ev:
-	case <-w.done:
-		if ev.done != nil {
-			close(ev.done)
+	if w.pending.Add(1) == 1 {
+		w.events <- ev       // empty: does not block
+		w.wake <- struct{}{} // the slot is free: only the holder of the drain sends
+		return
+	}
+	w.events <- ev
+}
+
+// drain is called by the holder of the drain after it ran an event: it
+// counts that one done and runs the rest of the events, up to budget more;
+// then, if events remain, it hands the drain to run. When no event waits,
+// it first writes what the handlers sent.
+func (w *worker) drain(budget int) {
+	for {
+		if len(w.events) == 0 {
+			w.flusher.Flush() // nothing else to do now: write what the handlers sent
 		}
+		if w.pending.Add(-1) == 0 {
+			return
+		}
+		if budget == 0 && !w.stopped { // (stopped, run may be gone: drain it all)
+			w.flusher.Flush()
+			w.wake <- struct{}{} // run holds the drain now; the slot is free: only the holder sends
+			return
+		}
+		budget--
+		w.handle(<-w.events)
 	}
 }
 
@@ -100,37 +163,22 @@ func (w *worker) do(fn func(v *vm)) {
 	<-done
 }
 
+// stop runs what is queued, closes the VM and ends run.
 func (w *worker) stop() {
-	close(w.stopCh)
+	w.post(event{kind: evStop})
 	<-w.done
 }
 
+// run is the worker's own goroutine: it holds the drain when a goroutine
+// that had it ran out of budget, and runs events until none is left.
 func (w *worker) run() {
-	defer close(w.done)
-	defer func() { w.vm.close() }()
-	w.vm.start()
 	for {
-		var ev event
 		select {
-		case ev = <-w.events: // an event already waiting: no two-way select
-		default:
-			select {
-			case ev = <-w.events:
-			case <-w.stopCh:
-				for {
-					select {
-					case ev := <-w.events:
-						w.handle(ev)
-					default:
-						w.flusher.Flush()
-						return
-					}
-				}
-			}
-		}
-		w.handle(ev)
-		if len(w.events) == 0 {
-			w.flusher.Flush() // nothing else to do: write what the handlers sent
+		case <-w.wake:
+			w.handle(<-w.events)
+			w.drain(-1)
+		case <-w.done:
+			return
 		}
 	}
 }
@@ -151,12 +199,23 @@ func (w *worker) handle(ev event) {
 				close(ev.done)
 			}
 		}
-		if !w.vm.started {
+		if !w.stopped && !w.vm.started {
 			w.vm.start() // a reload swapped it in
 		}
 	}()
+	if w.stopped {
+		if ev.done != nil {
+			close(ev.done) // nothing runs after evStop; release the waiter
+		}
+		return
+	}
 	v := w.vm
 	switch ev.kind {
+	case evStop:
+		w.stopped = true
+		w.flusher.Flush()
+		v.close()
+		close(w.done)
 	case evOpen:
 		w.conns[ev.cs] = struct{}{}
 		if v.h.open != nil {
@@ -191,14 +250,18 @@ func (w *worker) handle(ev event) {
 	}
 }
 
+// kindText and kindBinary are the message handler's third argument, boxed
+// once: an LString made into an LValue per call would be allocated.
+var kindText, kindBinary lua.LValue = lua.LString("text"), lua.LString("binary")
+
 func (w *worker) message(v *vm, ev event) {
 	cs := ev.cs
 	if !cs.conn.Open() {
 		return // closing: the script asked to close, or a previous handler failed
 	}
-	kind := lua.LString("text")
+	kind := kindText
 	if ev.typ == websocket.BinaryMessage {
-		kind = "binary"
+		kind = kindBinary
 	}
 	// The message's bytes are ours (engine.Message) and nothing writes to
 	// them again: Lua sees them as a string without a copy.

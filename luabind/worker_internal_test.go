@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -120,4 +122,66 @@ func TestStopStuckInGo(t *testing.T) {
 			t.Errorf("next call: %v", err)
 		}
 	})
+}
+
+// TestDrain: events posted from many goroutines at once run
+// one at a time, each goroutine's in the order it sent them, all of them,
+// whichever goroutine ends up running them (past drainBudget the worker's
+// own goroutine takes over); events posted after Stop release their waiters.
+func TestDrain(t *testing.T) {
+	m, err := New(Options{Script: enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), "return {}\n"), QueueSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m.workers[0]
+	const senders, each = 8, 500
+	var running, maxRunning atomic.Int32
+	next := make([]int, senders) // guarded by the drain
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for i := range each {
+				fn := func(*vm) {
+					if n := running.Add(1); n > maxRunning.Load() {
+						maxRunning.Store(n)
+					}
+					if next[s] != i {
+						failed.Store(true)
+					}
+					next[s] = i + 1
+					running.Add(-1)
+				}
+				if s%4 == 3 {
+					w.postAway(event{kind: evFunc, fn: fn})
+				} else {
+					w.post(event{kind: evFunc, fn: fn})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	w.do(func(*vm) {}) // after everything queued before it
+	if failed.Load() {
+		t.Error("a sender's events ran out of order")
+	}
+	if n := maxRunning.Load(); n != 1 {
+		t.Errorf("%d events ran at once, want 1", n)
+	}
+	for s, n := range next {
+		if n != each {
+			t.Errorf("sender %d: %d events ran, want %d", s, n, each)
+		}
+	}
+	if p := w.pending.Load(); p != 0 {
+		t.Errorf("pending = %d after the queue ran dry, want 0", p)
+	}
+	m.Stop()
+	done := make(chan struct{})
+	w.post(event{kind: evFunc, fn: func(*vm) { t.Error("an event ran after Stop") }, done: done})
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an event posted after Stop did not release its waiter")
+	}
 }

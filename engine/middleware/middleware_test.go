@@ -219,7 +219,7 @@ func TestBasicAuth(t *testing.T) {
 	if c == nil {
 		t.Fatalf("bob: got %d %q, want 101", resp.StatusCode, body)
 	}
-	if got := h.nextRequest(t).Header.Get(middleware.UserHeader); got != "bob" {
+	if got := h.nextRequest(t).Header().Get(middleware.UserHeader); got != "bob" {
 		t.Errorf("%s: got %q, want bob", middleware.UserHeader, got)
 	}
 }

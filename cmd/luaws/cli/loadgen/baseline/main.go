@@ -5,7 +5,7 @@
 // Usage:
 //
 //	go build -o /tmp/baseline ./cmd/luaws/cli/loadgen/baseline
-//	/tmp/baseline --mode echo|json-echo|broadcast [--listen 127.0.0.1:0]
+//	/tmp/baseline --mode echo|json-echo|broadcast [--listen 127.0.0.1:0] [--cpu-profile FILE]
 //
 // It prints "baseline listening on ws://ADDR/ws (pid N)" and serves every
 // path until SIGINT or SIGTERM. The modes match these luaws servers:
@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	mode := flag.String("mode", "echo", "echo, json-echo or broadcast")
+	cpuProfile := flag.String("cpu-profile", "", "write a CPU profile (for go tool pprof) to this file, from start to exit")
 	flag.Parse()
 	var h http.Handler
 	switch *mode {
@@ -59,6 +61,17 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "baseline: %v\n", err)
 		os.Exit(2)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "baseline: --cpu-profile: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("baseline listening on ws://%s/ws (pid %d)\n", ln.Addr(), os.Getpid())
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
