@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -257,9 +258,14 @@ func (c *Conn) startWriterLocked() {
 func (c *Conn) serve(done func()) {
 	defer done()
 	h := c.mount.cfg.Handler
+	idler, _ := h.(ReadIdler)
 	c.guard("Open", func() { h.Open(c) })
 	c.req.HTTP = nil // see Request.HTTP
+	more := false // a whole message waits in the read buffer
 	for {
+		if !more && idler != nil {
+			c.guard("ReadIdle", func() { idler.ReadIdle(c) })
+		}
 		if c.br != nil && c.br.Buffered() == 0 {
 			c.waitReadable()
 		}
@@ -275,8 +281,47 @@ func (c *Conn) serve(done func()) {
 			c.finish(err)
 			return
 		}
-		c.message(h, typ, data)
+		more = c.messageBuffered()
+		c.message(h, Message{Type: typ, Data: data, More: more})
 	}
+}
+
+// messageBuffered reports whether the next frame in the read buffer is a
+// whole data message: one unfragmented text or binary frame, all of it
+// read. Without our own read buffer (TLS, or a small ReadBufferSize) it
+// reports false.
+func (c *Conn) messageBuffered() bool {
+	if c.br == nil {
+		return false
+	}
+	n := c.br.Buffered()
+	if n < 2 {
+		return false
+	}
+	h, _ := c.br.Peek(min(n, 14)) // the longest header; within the buffer: no read
+	if h[0]&0x80 == 0 {
+		return false // a fragment: the message may not be whole
+	}
+	if op := h[0] & 0x0f; op != websocket.TextMessage && op != websocket.BinaryMessage {
+		return false // a control frame: gorilla answers it itself
+	}
+	size, head := int64(h[1]&0x7f), 2
+	switch size {
+	case 126:
+		if len(h) < 4 {
+			return false
+		}
+		size, head = int64(binary.BigEndian.Uint16(h[2:4])), 4
+	case 127:
+		if len(h) < 10 {
+			return false
+		}
+		size, head = int64(binary.BigEndian.Uint64(h[2:10])&(1<<63-1)), 10
+	}
+	if h[1]&0x80 != 0 {
+		head += 4 // the mask key
+	}
+	return size <= int64(n-head)
 }
 
 // waitReadable returns when the next message has begun to arrive (or the
@@ -293,21 +338,20 @@ func (c *Conn) waitReadable() { _, _ = c.br.Peek(1) }
 // serve's own frame stays small while it waits.
 //
 //go:noinline
-func (c *Conn) message(h Handler, typ int, data []byte) {
+func (c *Conn) message(h Handler, msg Message) {
 	if c.state.Load() != stateOpen {
 		return // closing: drain until the peer's close frame
 	}
 	c.mount.stats.msgsIn.Add(1)
-	c.mount.stats.bytesIn.Add(uint64(len(data)))
+	c.mount.stats.bytesIn.Add(uint64(len(msg.Data)))
 	if c.idleTimer != nil {
 		c.lastMessage.Store(time.Now().UnixNano())
 	}
-	if typ == websocket.TextMessage && !utf8.Valid(data) {
+	if msg.Type == websocket.TextMessage && !utf8.Valid(msg.Data) {
 		c.logger().Warn("invalid utf-8 in text message")
 		c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
 		return
 	}
-	msg := Message{Type: typ, Data: data}
 	if !c.filter(msg) {
 		return
 	}

@@ -522,3 +522,61 @@ func TestPingStorm(t *testing.T) {
 		}
 	}
 }
+
+// burstHandler records, in order, each message with its More flag and
+// each ReadIdle call.
+type burstHandler struct {
+	mu    sync.Mutex
+	calls []string
+	seen  chan struct{}
+}
+
+func (h *burstHandler) record(s string) {
+	h.mu.Lock()
+	h.calls = append(h.calls, s)
+	h.mu.Unlock()
+	h.seen <- struct{}{}
+}
+
+func (h *burstHandler) Open(*engine.Conn) {}
+func (h *burstHandler) Message(_ *engine.Conn, m engine.Message) {
+	h.record(fmt.Sprintf("%s more=%v", m.Data, m.More))
+}
+func (h *burstHandler) ReadIdle(*engine.Conn)           { h.record("idle") }
+func (h *burstHandler) Close(*engine.Conn, int, string) {}
+
+// TestBurst: messages that arrive together are handed over with More set
+// on all but the last, and ReadIdle is called only when the reader has no
+// whole message left: before the first read and after the burst.
+func TestBurst(t *testing.T) {
+	h := &burstHandler{seen: make(chan struct{}, 16)}
+	_, url := newTestServer(t, mountOf(h))
+	ws := dial(t, url)
+	wait := func(n int) {
+		for range n {
+			select {
+			case <-h.seen:
+			case <-time.After(enginetest.Timeout):
+				t.Fatalf("handler calls so far: %q", h.calls)
+			}
+		}
+	}
+	wait(1) // the ReadIdle before the first read
+	// Three masked text frames (zero mask key) in one write: the server
+	// reads them in one go.
+	var burst []byte
+	for _, s := range []string{"a", "b", "c"} {
+		burst = append(burst, 0x81, 0x80|byte(len(s)), 0, 0, 0, 0)
+		burst = append(burst, s...)
+	}
+	if _, err := ws.NetConn().Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	wait(4)
+	want := []string{"idle", "a more=true", "b more=true", "c more=false", "idle"}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !slices.Equal(h.calls, want) {
+		t.Errorf("handler calls = %q, want %q", h.calls, want)
+	}
+}

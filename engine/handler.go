@@ -162,4 +162,19 @@ type Message struct {
 	Type int
 	// Data is the payload.
 	Data []byte
+	// More reports that the next message has arrived whole already: the
+	// reader hands it over as soon as this call returns (unless a
+	// middleware filter drops it). A handler may hold back its writes
+	// while More is set, to write the replies of a burst together, if it
+	// also implements [ReadIdler].
+	More bool
+}
+
+// ReadIdler is implemented by a Handler that wants to know when a
+// connection's reader is about to wait for the peer: it has no whole
+// message left to hand over. ReadIdle is called on the reader goroutine,
+// before that wait; a handler that held back writes while [Message.More]
+// was set writes them now.
+type ReadIdler interface {
+	ReadIdle(c *Conn)
 }

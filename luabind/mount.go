@@ -120,7 +120,17 @@ func (m *Mount) Open(c *engine.Conn) {
 // otherwise the message waits in the worker's queue.
 func (m *Mount) Message(c *engine.Conn, msg engine.Message) {
 	cs := stateOf(c)
-	cs.w.post(event{kind: evMessage, cs: cs, typ: msg.Type, data: msg.Data})
+	cs.held = msg.More
+	cs.w.post(event{kind: evMessage, cs: cs, typ: msg.Type, data: msg.Data, hold: msg.More})
+}
+
+// ReadIdle implements engine.ReadIdler: replies held back while the
+// connection's messages came in a burst are written now.
+func (m *Mount) ReadIdle(c *engine.Conn) {
+	if cs := stateOf(c); cs.held {
+		cs.held = false
+		cs.w.post(event{kind: evFlush})
+	}
 }
 
 // Close implements engine.Handler. It returns once the script's close

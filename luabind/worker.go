@@ -44,6 +44,10 @@ type worker struct {
 	conns   map[*connState]struct{}
 	guard   guard // the watchdog's view of the running call
 	stopped bool  // evStop ran: events are dropped, their waiters released
+	// hold: the last event run was a message whose connection has the
+	// next one already; the drain does not write when it runs dry, the
+	// next event of that connection (or its ReadIdle) will.
+	hold bool
 	// flusher holds back what the handlers send until the drain has no
 	// event left, so that the messages of a burst go out together
 	// (engine.Flusher).
@@ -64,6 +68,7 @@ const (
 	evFunc
 	evTimer
 	evStop
+	evFlush // nothing to run: the drain writes what is held back
 )
 
 // event is one thing for a worker to do.
@@ -77,12 +82,18 @@ type event struct {
 	fn     func(v *vm)
 	done   chan struct{}
 	timer  *timer
+	// hold: the next message of the connection has arrived already
+	// (engine.Message.More); the replies wait for its turn.
+	hold bool
 }
 
 // connState is luabind's per-connection state, attached to the engine conn.
 type connState struct {
 	conn *engine.Conn
 	w    *worker
+	// held: a message was posted with hold set, and no message or
+	// ReadIdle since; the reader goroutine's own.
+	held bool
 	// Only with w's drain: the conn object in the VM it was made in.
 	obj   *lua.LUserData
 	objVM *vm
@@ -140,7 +151,7 @@ func (w *worker) postAway(ev event) {
 // it first writes what the handlers sent.
 func (w *worker) drain(budget int) {
 	for {
-		if len(w.events) == 0 {
+		if len(w.events) == 0 && !w.hold {
 			w.flusher.Flush() // nothing else to do now: write what the handlers sent
 		}
 		if w.pending.Add(-1) == 0 {
@@ -209,6 +220,7 @@ func (w *worker) handle(ev event) {
 		}
 		return
 	}
+	w.hold = ev.hold
 	v := w.vm
 	switch ev.kind {
 	case evStop:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/luabind"
 )
@@ -335,5 +336,41 @@ func TestLoadTimeout(t *testing.T) {
 	_, err := luabind.New(luabind.Options{Script: path, LoadTimeout: 100 * time.Millisecond})
 	if want := "script.lua:2: loading took longer than 100ms"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want an error with %q", err, want)
+	}
+}
+
+// TestBurstRepliesNotHeld: the replies to a burst of messages are held
+// back until the last one (engine.Message.More); when a middleware filter
+// drops that last one, ReadIdle still writes them.
+func TestBurstRepliesNotHeld(t *testing.T) {
+	dropFilter := engine.Middleware{Name: "drop", Conn: func(*engine.Conn) engine.MessageFilter {
+		return func(m engine.Message) bool { return string(m.Data) != "drop" }
+	}}
+	ts := newTestServer(t, `
+local M = {}
+function M.message(conn, msg) conn:send(msg) end
+return M
+`, serverOpts{mount: engine.MountConfig{Middleware: []engine.Middleware{dropFilter}}})
+	c := ts.dial(t, "")
+	for _, tail := range []string{"c", "drop"} {
+		// Masked text frames (zero mask key) in one write: the server
+		// reads them in one go.
+		var burst []byte
+		for _, s := range []string{"a", "b", tail} {
+			burst = append(burst, 0x81, 0x80|byte(len(s)), 0, 0, 0, 0)
+			burst = append(burst, s...)
+		}
+		if _, err := c.NetConn().Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"a", "b", tail}
+		if tail == "drop" {
+			want = want[:2]
+		}
+		for _, w := range want {
+			if got := read(t, c); got != w {
+				t.Fatalf("burst ending in %q: got %q, want %q", tail, got, w)
+			}
+		}
 	}
 }
