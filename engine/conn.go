@@ -259,8 +259,6 @@ func (c *Conn) serve(done func()) {
 	defer done()
 	h := c.mount.cfg.Handler
 	idler, _ := h.(ReadIdler)
-	c.guard("Open", func() { h.Open(c) })
-	c.req.HTTP = nil // see Request.HTTP
 	more := false // a whole message waits in the read buffer
 	for {
 		if !more && idler != nil {
@@ -466,6 +464,11 @@ func (c *Conn) finish(err error) {
 	c.mount.remove(c)
 	c.mount.log.Info("connection closed", LogKeyConn, c.id, LogKeyCode, code, LogKeyReason, reason,
 		LogKeyDuration, time.Since(c.opened).Round(time.Millisecond))
+	c.closeHandler(code, reason)
+}
+
+// closeHandler calls the handler's Close; a panic in it is logged.
+func (c *Conn) closeHandler(code int, reason string) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.logger().Error("handler panicked", "method", "Close", LogKeyError, v, "stack", string(debug.Stack()))

@@ -58,8 +58,18 @@ func TestFailedWriteKeepsPeerCode(t *testing.T) {
 		t.Fatal("no Open")
 	}
 
+	// Open runs before the 101: wait for the socket.
+	var cws *websocket.Conn
+	for cws == nil {
+		c.mu.Lock()
+		cws = c.ws
+		c.mu.Unlock()
+		if cws == nil {
+			time.Sleep(time.Millisecond) // polling: the upgrade is done right after the 101
+		}
+	}
 	// gorilla sends a close frame on its own, as its close handler does.
-	if err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, ""), time.Now().Add(time.Second)); err != nil {
+	if err := cws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, ""), time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Send(websocket.TextMessage, []byte("too late")); err != nil {

@@ -8,14 +8,20 @@ import (
 // Handler is the application side of a mount.
 //
 // For one connection the engine calls Open once, then Message for each
-// message in the order it arrived, then Close exactly once, all from the
-// connection's reader goroutine, one at a time. A method may block; that
-// holds back the reads of that connection only. A panic in Open or Message
+// message in the order it arrived, then Close exactly once, one at a
+// time: Open on the upgrade request's goroutine, the others on the
+// connection's reader goroutine. A method may block; Message and Close
+// hold back the reads of that connection only, Open its 101 response. A panic in Open or Message
 // is logged and closes the connection with 1011
 // (websocket.CloseInternalServerErr); a panic in Close is logged. The server
 // and the other connections go on.
 type Handler interface {
-	// Open is called after the upgrade, before any message.
+	// Open is called once the upgrade is accepted and the connection
+	// registered, just before the 101 response goes out: what it sends
+	// follows the 101, and whatever it sets up (a topic subscription, a
+	// presence entry) is in place before the client can see the
+	// connection open. If the 101 cannot be written, Close follows with
+	// 1006.
 	Open(c *Conn)
 	// Message is called for each data message. The handler owns m.Data.
 	Message(c *Conn, m Message)

@@ -92,14 +92,17 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		c.Attach(reply.Attach)
 	}
 	m.add(c)
+	c.guard("Open", func() { m.cfg.Handler.Open(c) })
 	bw := &batchWriter{ResponseWriter: w, readSize: m.cfg.ReadBufferSize}
 	ws, err := m.upgrader.Upgrade(bw, r, header)
+	req.HTTP = nil // see Request.HTTP
 	if err != nil {
 		m.remove(c)
 		c.mu.Lock()
 		c.state.Store(stateClosed)
 		c.queue = nil
 		c.mu.Unlock()
+		c.closeHandler(websocket.CloseAbnormalClosure, "upgrade failed: "+err.Error())
 		return // the upgrader has replied
 	}
 	// The size limit is checked after decompression (Conn.readMessage);

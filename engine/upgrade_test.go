@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -417,5 +418,46 @@ func TestHandshakePanic(t *testing.T) {
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: got %v, want nil", err)
+	}
+}
+
+// TestOpenBeforeTheUpgrade: Open has run when the client sees its 101, so
+// whatever it sets up is in place before the client can act; when the
+// 101 cannot go out, Close follows with 1006.
+func TestOpenBeforeTheUpgrade(t *testing.T) {
+	rec := newRecorder()
+	_, wsURL := newTestServer(t, mountOf(rec))
+	ws := dial(t, wsURL)
+	defer ws.Close()
+	select {
+	case <-rec.opens:
+	default:
+		t.Fatal("the client has its 101, but Open has not run")
+	}
+
+	// A client that sends bytes before the handshake is complete is
+	// refused by gorilla after Open ran: Close must follow.
+	u, _ := url.Parse(wsURL)
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := "GET " + u.Path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nearly bytes"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var c *engine.Conn
+	select {
+	case c = <-rec.opens:
+	case <-time.After(enginetest.Timeout):
+		t.Fatal("no Open for the second connection")
+	}
+	if got := rec.waitClose(t, c.ID()); got.code != websocket.CloseAbnormalClosure || !strings.HasPrefix(got.reason, "upgrade failed") {
+		t.Errorf("Close(%d, %q), want 1006 and a reason starting with \"upgrade failed\"", got.code, got.reason)
+	}
+	if n := rec.closeCount(c.ID()); n != 1 {
+		t.Errorf("Close ran %d times, want 1", n)
 	}
 }

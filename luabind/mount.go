@@ -112,7 +112,7 @@ func (m *Mount) Open(c *engine.Conn) {
 	}
 	cs := &connState{conn: c, w: w}
 	c.Attach(cs)
-	w.postAway(event{kind: evOpen, cs: cs})
+	w.post(event{kind: evOpen, cs: cs})
 }
 
 // Message implements engine.Handler. When the connection's worker is idle

@@ -125,26 +125,6 @@ func (w *worker) post(ev event) {
 	w.events <- ev // the holder of the drain waits for it if it has counted it
 }
 
-// postAway queues ev like post, but never runs events on the calling
-// goroutine: if the worker is idle, its own goroutine takes the drain. A
-// connection's reader posts its open event this way: a Lua call there
-// would grow the goroutine's stack, which an idle connection then keeps.
-// After stop (whose run has returned) it is post.
-func (w *worker) postAway(ev event) {
-	select {
-	case <-w.done:
-		w.post(ev)
-		return
-	default:
-	}
-	if w.pending.Add(1) == 1 {
-		w.events <- ev       // empty: does not block
-		w.wake <- struct{}{} // the slot is free: only the holder of the drain sends
-		return
-	}
-	w.events <- ev
-}
-
 // drain is called by the holder of the drain after it ran an event: it
 // counts that one done and runs the rest of the events, up to budget more;
 // then, if events remain, it hands the drain to run. When no event waits,

@@ -152,11 +152,7 @@ func TestDrain(t *testing.T) {
 					next[s] = i + 1
 					running.Add(-1)
 				}
-				if s%4 == 3 {
-					w.postAway(event{kind: evFunc, fn: fn})
-				} else {
-					w.post(event{kind: evFunc, fn: fn})
-				}
+				w.post(event{kind: evFunc, fn: fn})
 			}
 		})
 	}
