@@ -44,7 +44,7 @@ type Conn struct {
 	subprotocol string
 	data        *Data
 	log         atomic.Pointer[slog.Logger] // made on first use: see logger
-	opened      time.Time
+	opened      int64 // UnixNano; a time.Time would take the struct to the next size class
 	attached    atomic.Pointer[attachment]
 	filters     []MessageFilter // from the mount's middleware; reader goroutine only
 	state       atomic.Int32    // changed only with mu held
@@ -255,8 +255,8 @@ func (c *Conn) startWriterLocked() {
 // It is all an idle connection runs, so it does little else: its stack
 // stays at the smallest size (what the upgrade needs, logging included,
 // runs on the HTTP server's goroutine).
-func (c *Conn) serve(done func()) {
-	defer done()
+func (c *Conn) serve() {
+	defer c.mount.srv.release(hostOf(c.req.RemoteAddr)) // admitted by upgrade
 	h := c.mount.cfg.Handler
 	idler, _ := h.(ReadIdler)
 	more := false // a whole message waits in the read buffer
@@ -463,7 +463,7 @@ func (c *Conn) finish(err error) {
 	_ = c.ws.NetConn().Close()
 	c.mount.remove(c)
 	c.mount.log.Info("connection closed", LogKeyConn, c.id, LogKeyCode, code, LogKeyReason, reason,
-		LogKeyDuration, time.Since(c.opened).Round(time.Millisecond))
+		LogKeyDuration, time.Duration(time.Now().UnixNano()-c.opened).Round(time.Millisecond))
 	c.closeHandler(code, reason)
 }
 

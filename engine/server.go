@@ -212,36 +212,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// admit reserves a connection slot for ip; release gives it back.
-func (s *Server) admit(ip string) (release func(), herr *HandshakeError) {
+// admit reserves a connection slot for ip. Every admit that returns nil
+// is matched by exactly one release: by the upgrade that fails, or by the
+// connection's reader when it ends.
+func (s *Server) admit(ip string) *HandshakeError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return nil, &HandshakeError{Reason: ReasonShuttingDown, Status: http.StatusServiceUnavailable}
+		return &HandshakeError{Reason: ReasonShuttingDown, Status: http.StatusServiceUnavailable}
 	}
 	if s.cfg.MaxConnections > 0 && s.total >= s.cfg.MaxConnections {
-		return nil, &HandshakeError{Reason: ReasonTooManyConnections, Status: http.StatusServiceUnavailable,
+		return &HandshakeError{Reason: ReasonTooManyConnections, Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("server limit of %d reached", s.cfg.MaxConnections)}
 	}
 	if s.cfg.MaxConnectionsPerAddr > 0 && s.perAddr[ip] >= s.cfg.MaxConnectionsPerAddr {
-		return nil, &HandshakeError{Reason: ReasonTooManyConnections, Status: http.StatusServiceUnavailable,
+		return &HandshakeError{Reason: ReasonTooManyConnections, Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("limit of %d per client address reached", s.cfg.MaxConnectionsPerAddr)}
 	}
 	s.total++
 	s.perAddr[ip]++
 	s.active.Add(1)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			s.total--
-			if s.perAddr[ip]--; s.perAddr[ip] <= 0 {
-				delete(s.perAddr, ip)
-			}
-			s.mu.Unlock()
-			s.active.Done()
-		})
-	}, nil
+	return nil
+}
+
+// release gives back the slot admit reserved for ip.
+func (s *Server) release(ip string) {
+	s.mu.Lock()
+	s.total--
+	if s.perAddr[ip]--; s.perAddr[ip] <= 0 {
+		delete(s.perAddr, ip)
+	}
+	s.mu.Unlock()
+	s.active.Done()
 }
 
 // isClosing reports whether Shutdown has begun.

@@ -32,15 +32,15 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 			Detail: "origin " + r.Header.Get("Origin") + " is not in allowed_origins"})
 		return
 	}
-	release, herr := m.srv.admit(hostOf(req.RemoteAddr))
-	if herr != nil {
+	ip := hostOf(req.RemoteAddr)
+	if herr := m.srv.admit(ip); herr != nil {
 		m.fail(w, req, herr)
 		return
 	}
 	handedOff := false
 	defer func() {
 		if !handedOff { // rejected, failed, or the Handshaker panicked
-			release()
+			m.srv.release(ip)
 		}
 	}()
 
@@ -78,7 +78,7 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		subprotocol: sp, // what gorilla answers, since Upgrader.Subprotocols is nil
 		data:        NewData(reply.Data),
 		req:         req,
-		opened:      time.Now(),
+		opened:      time.Now().UnixNano(),
 		writing:     true, // no writer until the socket is there
 	}
 	for _, mw := range m.cfg.Middleware {
@@ -128,7 +128,7 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 	c.startKeepalive()
 	c.startIdleTimer()
 	m.log.Info("connection opened", LogKeyConn, c.id, LogKeyRemoteAddr, req.RemoteAddr, LogKeyPath, req.Path)
-	go c.serve(release)
+	go c.serve()
 }
 
 // reservedHeaders are response headers of the upgrade that a handshake

@@ -184,17 +184,19 @@ func (v *vm) luaJSONEncode(L *lua.LState) int {
 // connObject returns the conn object of cs in v. The connection's own
 // worker makes it once per VM and keeps it in cs; another worker (through
 // luaws.connections or luaws.get) gets a fresh one each time and must not
-// touch cs.obj, which only the owning worker reads and writes (w.mu held).
+// touch cs.obj, which only the owning worker reads and writes (with its
+// drain).
 func (v *vm) connObject(cs *connState) lua.LValue {
 	if !v.live || cs.w != v.w {
 		// Loading a new version (cs belongs to the worker's live vm), or
 		// another worker's connection: a fresh object, no caching.
 		return v.newConnObject(cs.conn)
 	}
-	if cs.objVM == v && cs.obj != nil {
+	if cs.obj != nil && cs.self.vm == v {
 		return cs.obj
 	}
-	cs.obj, cs.objVM = v.newConnObject(cs.conn), v
+	cs.self = Conn{c: cs.conn, vm: v}
+	cs.obj = luar.New(v.L, &cs.self).(*lua.LUserData)
 	return cs.obj
 }
 

@@ -123,7 +123,7 @@ func (w *worker) install(nv *vm) {
 	old.close() // the single place where an old VM, and its timers, end
 	conns := make([]*connState, 0, len(w.conns))
 	for cs := range w.conns {
-		cs.obj, cs.objVM = nil, nil // made again in nv on first use
+		cs.obj = nil // made again in nv on first use
 		conns = append(conns, cs)
 	}
 	if nv.h.reload == nil {

@@ -300,19 +300,37 @@ func (v *vm) stackOverflow(traceback string) string {
 	return msg
 }
 
-// requestTable builds the req table handlers see.
+// requestTable builds the req table handlers see. req.query and
+// req.headers are made when first read (most open handlers never look,
+// and the headers' table costs more than the rest of an open).
 func (v *vm) requestTable(r *engine.Request) *lua.LTable {
 	L := v.L
 	t := L.CreateTable(0, 5)
 	t.RawSetString("path", lua.LString(r.Path))
 	t.RawSetString("remote_addr", lua.LString(r.RemoteAddr))
-	t.RawSetString("query", valuesTable(L, r.Query()))
-	t.RawSetString("headers", valuesTable(L, r.Header()))
 	sp := L.CreateTable(len(r.Subprotocols), 0)
 	for i, s := range r.Subprotocols {
 		sp.RawSetInt(i+1, lua.LString(s))
 	}
 	t.RawSetString("subprotocols", sp)
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		key, _ := L.Get(2).(lua.LString)
+		var val *lua.LTable
+		switch key {
+		case "query":
+			val = valuesTable(L, r.Query())
+		case "headers":
+			val = valuesTable(L, r.Header())
+		default:
+			L.Push(lua.LNil)
+			return 1
+		}
+		t.RawSetString(string(key), val) // made once
+		L.Push(val)
+		return 1
+	}))
+	L.SetMetatable(t, mt)
 	return t
 }
 

@@ -94,9 +94,11 @@ type connState struct {
 	// held: a message was posted with hold set, and no message or
 	// ReadIdle since; the reader goroutine's own.
 	held bool
-	// Only with w's drain: the conn object in the VM it was made in.
-	obj   *lua.LUserData
-	objVM *vm
+	// Only with w's drain: the conn object in the VM it was made in (nil
+	// before the first use, and after a reload), and the Conn behind it,
+	// kept here rather than in an allocation of its own.
+	obj  *lua.LUserData
+	self Conn
 }
 
 func newWorker(m *Mount, id int) *worker {
@@ -225,7 +227,7 @@ func (w *worker) handle(ev event) {
 			w.callConn(ev.cs, v.h.close, v.connObject(ev.cs), lua.LNumber(ev.code), lua.LString(ev.reason))
 			w.m.stats.observe("close", time.Since(start))
 		}
-		ev.cs.obj, ev.cs.objVM = nil, nil
+		ev.cs.obj = nil
 		delete(w.conns, ev.cs)
 		close(ev.done)
 	case evFunc:
