@@ -44,7 +44,7 @@ type Conn struct {
 	subprotocol string
 	data        *Data
 	log         atomic.Pointer[slog.Logger] // made on first use: see logger
-	opened      int64 // UnixNano; a time.Time would take the struct to the next size class
+	opened      int64                       // UnixNano; a time.Time would take the struct to the next size class
 	attached    atomic.Pointer[attachment]
 	filters     []MessageFilter // from the mount's middleware; reader goroutine only
 	state       atomic.Int32    // changed only with mu held
