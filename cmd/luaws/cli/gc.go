@@ -15,12 +15,26 @@ import (
 // costs beyond its own bytes. Once the live heap passes gcLargeHeap, luaws
 // serve lowers the headroom to half (GOGC=50), and puts it back below half
 // that; with a small heap, frequent collections would cost more than the
-// memory is worth. GOGC or GOMEMLIMIT in the environment turn this off.
+// memory is worth.
+//
+// The headroom is for garbage, which a quiet server (thousands of idle
+// connections, after the burst of handshakes that opened them) no longer
+// makes: once the heap has gcQuietFree bytes or more that it no longer
+// uses, and the process has allocated less than gcQuietAlloc a second for
+// gcQuietTicks ticks, serve collects and gives the free pages back to the
+// operating system (debug.FreeOSMemory), once per quiet spell. A
+// collection of a 30 MiB heap costs a few milliseconds of one CPU.
+//
+// GOGC or GOMEMLIMIT in the environment turn all this off.
 const (
 	gcLargeHeap   = 16 << 20
 	gcLargePct    = 50
 	gcNormalPct   = 100
 	gcTunerPeriod = 500 * time.Millisecond
+
+	gcQuietFree  = 4 << 20
+	gcQuietAlloc = 256 << 10 // bytes a second
+	gcQuietTicks = 2
 )
 
 var gcTuner struct {
@@ -57,21 +71,31 @@ func tuneGC() (release func()) {
 }
 
 func runGCTuner(stop chan struct{}) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
 	t := time.NewTicker(gcTunerPeriod)
 	defer t.Stop()
+	var quiet gcQuiet
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return // not this Go version's metric: leave the collector alone
+		metrics.Read(samples)
+		for _, s := range samples {
+			if s.Value.Kind() != metrics.KindUint64 {
+				return // not this Go version's metrics: leave the collector alone
+			}
+		}
+		if quiet.tick(samples[1].Value.Uint64(), samples[2].Value.Uint64()) {
+			debug.FreeOSMemory()
 		}
 		gcTuner.mu.Lock()
-		if large, change := gcLarge(sample[0].Value.Uint64(), gcTuner.large); change && gcTuner.users > 0 {
+		if large, change := gcLarge(samples[0].Value.Uint64(), gcTuner.large); change && gcTuner.users > 0 {
 			pct := gcNormalPct
 			if large {
 				pct = gcLargePct
@@ -94,4 +118,29 @@ func gcLarge(live uint64, was bool) (large, change bool) {
 		return false, true
 	}
 	return was, false
+}
+
+// gcQuiet watches the allocation rate for a quiet spell (see gcQuietFree).
+type gcQuiet struct {
+	allocs   uint64 // the cumulative allocations at the last tick
+	ticks    int    // ticks in a row below gcQuietAlloc a second
+	released bool   // this quiet spell's release is done
+}
+
+// tick takes the cumulative bytes allocated and the heap's free bytes, once
+// per gcTunerPeriod, and says whether to give the free pages back now.
+func (q *gcQuiet) tick(allocs, free uint64) bool {
+	rate := float64(allocs-q.allocs) / gcTunerPeriod.Seconds()
+	first := q.allocs == 0
+	q.allocs = allocs
+	if first || rate >= gcQuietAlloc {
+		q.ticks, q.released = 0, false
+		return false
+	}
+	q.ticks++
+	if q.released || q.ticks < gcQuietTicks || free < gcQuietFree {
+		return false
+	}
+	q.released = true
+	return true
 }

@@ -38,3 +38,36 @@ func TestTuneGCEnv(t *testing.T) {
 		t.Errorf("GC percent: got %d, want 100", pct)
 	}
 }
+
+// TestGCQuiet: the free pages go back once per quiet spell, after
+// gcQuietTicks quiet ticks, and only when there are enough of them.
+func TestGCQuiet(t *testing.T) {
+	const busy, still = 10 << 20, 1 << 10 // bytes allocated in a tick
+	type tick struct {
+		alloc, free uint64
+		want        bool
+	}
+	tests := []struct {
+		name  string
+		ticks []tick
+	}{
+		{"quiet with free pages", []tick{{busy, 0, false}, {still, 8 << 20, false}, {still, 8 << 20, true}, {still, 8 << 20, false}}},
+		{"never quiet", []tick{{busy, 8 << 20, false}, {busy, 8 << 20, false}, {busy, 8 << 20, false}}},
+		{"too little to give back", []tick{{busy, 0, false}, {still, 1 << 20, false}, {still, 1 << 20, false}}},
+		{"a new spell after traffic", []tick{{busy, 0, false}, {still, 8 << 20, false}, {still, 8 << 20, true}, {busy, 8 << 20, false}, {still, 8 << 20, false}, {still, 8 << 20, true}}},
+		{"free pages come late", []tick{{busy, 0, false}, {still, 0, false}, {still, 0, false}, {still, 8 << 20, true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q gcQuiet
+			total := uint64(1 << 30) // the process has allocated before
+			q.tick(total, 0)
+			for i, tk := range tt.ticks {
+				total += tk.alloc
+				if got := q.tick(total, tk.free); got != tk.want {
+					t.Errorf("tick %d: release = %v, want %v", i, got, tk.want)
+				}
+			}
+		})
+	}
+}
