@@ -251,12 +251,14 @@ func (fl *Flusher) Send(c *Conn, messageType int, data []byte) error {
 // messages no longer go out the shorter way.)
 func (fl *Flusher) Flush() {
 	conns := fl.conns
-	if p := runtime.GOMAXPROCS(0); fl.broadcast && len(conns) > flushAlone && p > 1 {
-		own := max(flushAlone, len(conns)/p)
-		for _, c := range conns[own:] {
-			c.kick()
+	if fl.broadcast && len(conns) > flushAlone { // (GOMAXPROCS takes a lock: not for every Flush)
+		if p := runtime.GOMAXPROCS(0); p > 1 {
+			own := max(flushAlone, len(conns)/p)
+			for _, c := range conns[own:] {
+				c.kick()
+			}
+			conns = conns[:own]
 		}
-		conns = conns[:own]
 	}
 	for _, c := range conns {
 		c.writeNow(&fl.raw)
