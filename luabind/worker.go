@@ -31,7 +31,7 @@ type worker struct {
 	done   chan struct{} // closed when the worker has stopped (evStop ran)
 	log    *slog.Logger
 
-	// pending counts the events posted (or running at once, see submit)
+	// pending counts the events posted (queued, or running at once: see post)
 	// and not yet run. Whoever moves it from 0 holds the drain until it
 	// is 0 again: that one goroutine, and only it, runs the worker's Lua
 	// and touches what follows. The atomic add that ends one drain and

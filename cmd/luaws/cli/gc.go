@@ -19,11 +19,13 @@ import (
 //
 // The headroom is for garbage, which a quiet server (thousands of idle
 // connections, after the burst of handshakes that opened them) no longer
-// makes: once the heap has gcQuietFree bytes or more that it no longer
-// uses, and the process has allocated less than gcQuietAlloc a second for
-// gcQuietTicks ticks, serve collects and gives the free pages back to the
-// operating system (debug.FreeOSMemory), once per quiet spell. A
-// collection of a 30 MiB heap costs a few milliseconds of one CPU.
+// makes: once the heap holds gcQuietSpare bytes or more beyond what was
+// live at the last collection (garbage, free pages), and the process has
+// allocated less than gcQuietAlloc a second for gcQuietTicks ticks, serve
+// collects and gives the free pages back to the operating system
+// (debug.FreeOSMemory): once per quiet spell, and at most once per
+// gcQuietEvery. A collection of a 30 MiB heap costs a few milliseconds of
+// one CPU.
 //
 // GOGC or GOMEMLIMIT in the environment turn all this off.
 const (
@@ -32,9 +34,10 @@ const (
 	gcNormalPct   = 100
 	gcTunerPeriod = 500 * time.Millisecond
 
-	gcQuietFree  = 4 << 20
-	gcQuietAlloc = 256 << 10 // bytes a second
+	gcQuietSpare = 4 << 20
+	gcQuietAlloc = 1 << 20 // bytes a second
 	gcQuietTicks = 2
+	gcQuietEvery = 10 * time.Second
 )
 
 var gcTuner struct {
@@ -74,6 +77,8 @@ func runGCTuner(stop chan struct{}) {
 	samples := []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
 	}
 	t := time.NewTicker(gcTunerPeriod)
@@ -91,7 +96,9 @@ func runGCTuner(stop chan struct{}) {
 				return // not this Go version's metrics: leave the collector alone
 			}
 		}
-		if quiet.tick(samples[1].Value.Uint64(), samples[2].Value.Uint64()) {
+		live := samples[0].Value.Uint64()
+		heap := samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
+		if quiet.tick(samples[1].Value.Uint64(), heap-min(heap, live)) {
 			debug.FreeOSMemory()
 		}
 		gcTuner.mu.Lock()
@@ -120,27 +127,30 @@ func gcLarge(live uint64, was bool) (large, change bool) {
 	return was, false
 }
 
-// gcQuiet watches the allocation rate for a quiet spell (see gcQuietFree).
+// gcQuiet watches the allocation rate for a quiet spell (see gcQuietSpare).
 type gcQuiet struct {
 	allocs   uint64 // the cumulative allocations at the last tick
 	ticks    int    // ticks in a row below gcQuietAlloc a second
 	released bool   // this quiet spell's release is done
+	wait     int    // ticks until the next release may be
 }
 
-// tick takes the cumulative bytes allocated and the heap's free bytes, once
-// per gcTunerPeriod, and says whether to give the free pages back now.
-func (q *gcQuiet) tick(allocs, free uint64) bool {
+// tick takes the cumulative bytes allocated and the heap's bytes beyond
+// the live ones, once per gcTunerPeriod, and says whether to give the
+// free pages back now.
+func (q *gcQuiet) tick(allocs, spare uint64) bool {
 	rate := float64(allocs-q.allocs) / gcTunerPeriod.Seconds()
 	first := q.allocs == 0
 	q.allocs = allocs
+	q.wait = max(q.wait-1, 0)
 	if first || rate >= gcQuietAlloc {
 		q.ticks, q.released = 0, false
 		return false
 	}
 	q.ticks++
-	if q.released || q.ticks < gcQuietTicks || free < gcQuietFree {
+	if q.released || q.ticks < gcQuietTicks || q.wait > 0 || spare < gcQuietSpare {
 		return false
 	}
-	q.released = true
+	q.released, q.wait = true, int(gcQuietEvery/gcTunerPeriod)
 	return true
 }

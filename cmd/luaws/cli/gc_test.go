@@ -40,13 +40,23 @@ func TestTuneGCEnv(t *testing.T) {
 }
 
 // TestGCQuiet: the free pages go back once per quiet spell, after
-// gcQuietTicks quiet ticks, and only when there are enough of them.
+// gcQuietTicks quiet ticks, only when there are enough of them, and not
+// twice within gcQuietEvery.
+type tick struct {
+	alloc, spare uint64
+	want         bool
+}
+
 func TestGCQuiet(t *testing.T) {
 	const busy, still = 10 << 20, 1 << 10 // bytes allocated in a tick
-	type tick struct {
-		alloc, free uint64
-		want        bool
+	spell := func(n int) []tick {
+		ticks := []tick{{busy, 8 << 20, false}}
+		for i := range n {
+			ticks = append(ticks, tick{still, 8 << 20, i == gcQuietTicks-1})
+		}
+		return ticks
 	}
+	wait := int(gcQuietEvery / gcTunerPeriod)
 	tests := []struct {
 		name  string
 		ticks []tick
@@ -54,7 +64,8 @@ func TestGCQuiet(t *testing.T) {
 		{"quiet with free pages", []tick{{busy, 0, false}, {still, 8 << 20, false}, {still, 8 << 20, true}, {still, 8 << 20, false}}},
 		{"never quiet", []tick{{busy, 8 << 20, false}, {busy, 8 << 20, false}, {busy, 8 << 20, false}}},
 		{"too little to give back", []tick{{busy, 0, false}, {still, 1 << 20, false}, {still, 1 << 20, false}}},
-		{"a new spell after traffic", []tick{{busy, 0, false}, {still, 8 << 20, false}, {still, 8 << 20, true}, {busy, 8 << 20, false}, {still, 8 << 20, false}, {still, 8 << 20, true}}},
+		{"a new spell, long after", append(spell(wait), spell(2)...)},
+		{"a new spell too soon", append(append(spell(2), tick{busy, 8 << 20, false}), tick{still, 8 << 20, false}, tick{still, 8 << 20, false})},
 		{"free pages come late", []tick{{busy, 0, false}, {still, 0, false}, {still, 0, false}, {still, 8 << 20, true}}},
 	}
 	for _, tt := range tests {
@@ -64,7 +75,7 @@ func TestGCQuiet(t *testing.T) {
 			q.tick(total, 0)
 			for i, tk := range tt.ticks {
 				total += tk.alloc
-				if got := q.tick(total, tk.free); got != tk.want {
+				if got := q.tick(total, tk.spare); got != tk.want {
 					t.Errorf("tick %d: release = %v, want %v", i, got, tk.want)
 				}
 			}
