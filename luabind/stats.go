@@ -17,6 +17,12 @@ type stats struct {
 	durations [len(handlerLabels)]metrics.Histogram
 }
 
+// monoNow reads the monotonic clock only: a handler's duration costs two
+// clock reads, where time.Now and time.Since take three.
+func monoNow() time.Duration { return time.Since(clockBase) }
+
+var clockBase = time.Now()
+
 // observe records one run of the named handler.
 func (s *stats) observe(name string, d time.Duration) {
 	for i, l := range handlerLabels {

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/gorilla/websocket"
@@ -213,19 +212,19 @@ func (w *worker) handle(ev event) {
 	case evOpen:
 		w.conns[ev.cs] = struct{}{}
 		if v.h.open != nil {
-			start := time.Now()
+			start := monoNow()
 			w.callConn(ev.cs, v.h.open, v.connObject(ev.cs), v.requestTable(ev.cs.conn.Request()))
-			w.m.stats.observe("open", time.Since(start))
+			w.m.stats.observe("open", monoNow()-start)
 		}
 	case evMessage:
-		start := time.Now()
+		start := monoNow()
 		w.message(v, ev)
-		w.m.stats.observe("message", time.Since(start))
+		w.m.stats.observe("message", monoNow()-start)
 	case evClose:
 		if v.h.close != nil {
-			start := time.Now()
+			start := monoNow()
 			w.callConn(ev.cs, v.h.close, v.connObject(ev.cs), lua.LNumber(ev.code), lua.LString(ev.reason))
-			w.m.stats.observe("close", time.Since(start))
+			w.m.stats.observe("close", monoNow()-start)
 		}
 		ev.cs.obj = nil
 		delete(w.conns, ev.cs)
