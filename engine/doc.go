@@ -11,12 +11,14 @@
 //
 // A connection is accepted by [Mount.ServeHTTP]: the request is validated,
 // the origin and limits are checked, the optional [Handshaker] runs, and the
-// connection is upgraded and given the next id (ids count from 1 across the
-// whole [Server] and are never reused). From then on one goroutine, the
-// connection's reader, calls [Handler.Open] once, [Handler.Message] for each
-// message in arrival order, and [Handler.Close] exactly once, whatever ended
-// the connection: the peer's close frame, a dead peer, [Conn.Close], a slow
-// consumer, a protocol error, a panicking handler or [Server.Shutdown].
+// connection is given the next id (ids count from 1 across the whole
+// [Server] and are never reused) and registered; [Handler.Open] runs, and
+// the 101 goes out. From then on one goroutine, the connection's reader,
+// calls [Handler.Message] for each message in arrival order, and
+// [Handler.Close] exactly once, whatever ended the connection: the peer's
+// close frame, a dead peer, [Conn.Close], a slow consumer, a protocol
+// error, a panicking handler or [Server.Shutdown] (or, when the 101 could
+// not be written, the upgrade's goroutine).
 //
 // # Limits, middleware, metrics
 //
