@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,8 +37,13 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchBuf); retu
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex
-	holding  bool
+	mu      sync.Mutex
+	holding bool
+	// The reader's raw read (rawread.go), in what would be padding: reading
+	// is set while the reader is in it; fd and drained are the reader's own.
+	reading  atomic.Bool
+	drained  bool    // the last read took all the socket held
+	fd       int32   // the socket, while reading
 	buf      *[]byte // pooled while holding, or bytes a tryFlush left
 	deadline int64   // last write deadline given to Conn, in Unix ns; 0 for none
 

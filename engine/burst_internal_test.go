@@ -22,36 +22,42 @@ func clientFrame(b0 byte, payload string) []byte {
 	return append(f, payload...)
 }
 
-func TestMessageBuffered(t *testing.T) {
+func TestBufferedFrame(t *testing.T) {
 	const text, binary, ping, fragment = 0x81, 0x82, 0x89, 0x01
 	long := strings.Repeat("x", 200)
 	tests := []struct {
 		name     string
 		buffered []byte
-		want     bool
+		want     int
 	}{
-		{"nothing", nil, false},
-		{"one byte of a header", clientFrame(text, "hi")[:1], false},
-		{"a whole text frame", clientFrame(text, "hi"), true},
-		{"a whole binary frame", clientFrame(binary, "\x00\x01"), true},
-		{"an empty message", clientFrame(text, ""), true},
-		{"the mask key cut", clientFrame(text, "hi")[:4], false},
-		{"the payload cut", clientFrame(text, "hello")[:8], false},
-		{"a 16-bit length, whole", clientFrame(text, long), true},
-		{"a 16-bit length, cut", clientFrame(text, long)[:100], false},
-		{"a 16-bit length, header cut", clientFrame(text, long)[:3], false},
-		{"a 64-bit length, header cut", clientFrame(text, strings.Repeat("y", 70000))[:12], false},
-		{"a ping", clientFrame(ping, ""), false},
-		{"a first fragment", clientFrame(fragment, "part"), false},
-		{"unmasked, whole", []byte{text, 2, 'h', 'i'}, true},
+		{"nothing", nil, frameMore},
+		{"one byte of a header", clientFrame(text, "hi")[:1], frameMore},
+		{"a whole text frame", clientFrame(text, "hi"), frameMessage},
+		{"a whole binary frame", clientFrame(binary, "\x00\x01"), frameMessage},
+		{"an empty message", clientFrame(text, ""), frameMessage},
+		{"the mask key cut", clientFrame(text, "hi")[:4], frameMore},
+		{"the payload cut", clientFrame(text, "hello")[:8], frameMore},
+		{"a 16-bit length, whole", clientFrame(text, long), frameMessage},
+		{"a 16-bit length, cut", clientFrame(text, long)[:100], frameMore},
+		{"a 16-bit length, header cut", clientFrame(text, long)[:3], frameMore},
+		{"a 16-bit length, longer than the buffer", clientFrame(text, strings.Repeat("z", 600))[:100], frameOther},
+		{"a 64-bit length, header cut", clientFrame(text, strings.Repeat("y", 70000))[:9], frameMore},
+		{"a 64-bit length", clientFrame(text, strings.Repeat("y", 70000))[:12], frameOther},
+		{"a ping", clientFrame(ping, ""), frameOther},
+		{"the start of a ping", clientFrame(ping, "")[:1], frameMore},
+		{"a first fragment", clientFrame(fragment, "part"), frameOther},
+		{"unmasked, whole", []byte{text, 2, 'h', 'i'}, frameMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			br := bufio.NewReaderSize(bytes.NewReader(tt.buffered), 512)
 			_, _ = br.Peek(min(len(tt.buffered), 512)) // fill the buffer as a read would
 			c := &Conn{br: br}
-			if got := c.messageBuffered(); got != tt.want {
-				t.Errorf("messageBuffered() = %v, want %v", got, tt.want)
+			if got := c.bufferedFrame(); got != tt.want {
+				t.Errorf("bufferedFrame() = %d, want %d", got, tt.want)
+			}
+			if got, want := c.messageBuffered(), tt.want == frameMessage; got != want {
+				t.Errorf("messageBuffered() = %v, want %v", got, want)
 			}
 		})
 	}

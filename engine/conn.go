@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -181,7 +180,7 @@ func (c *Conn) abort(code int, reason string) {
 	c.mu.Unlock()
 	go func() {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-		_ = c.ws.NetConn().Close()
+		c.closeSocket()
 	}()
 }
 
@@ -224,7 +223,7 @@ func (c *Conn) cut() {
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
-		_ = ws.NetConn().Close()
+		c.closeSocket()
 	}
 }
 
@@ -259,20 +258,21 @@ func (c *Conn) serve() {
 	defer c.mount.srv.release(hostOf(c.req.RemoteAddr)) // admitted by upgrade
 	h := c.mount.cfg.Handler
 	idler, _ := h.(ReadIdler)
+	raw := c.canReadRaw()
 	more := false // a whole message waits in the read buffer
 	for {
-		if !more && idler != nil {
-			c.guard("ReadIdle", func() { idler.ReadIdle(c) })
+		if raw && !more {
+			c.readRaw(h, idler)
+		}
+		if !more {
+			c.readIdle(idler)
 		}
 		if c.br != nil && c.br.Buffered() == 0 {
 			c.waitReadable()
 		}
 		typ, data, err := c.readMessage()
 		if err != nil && errors.Is(err, errTooBig) {
-			if c.state.Load() == stateOpen {
-				c.logger().Warn("message too big", "max_message_size", c.mount.cfg.MaxMessageSize)
-				c.Close(websocket.CloseMessageTooBig, "message too big")
-			}
+			c.tooBig()
 			continue
 		}
 		if err != nil {
@@ -284,49 +284,12 @@ func (c *Conn) serve() {
 	}
 }
 
-// messageBuffered reports whether the next frame in the read buffer is a
-// whole data message: one unfragmented text or binary frame, all of it
-// read. Without our own read buffer (TLS, or a small ReadBufferSize) it
-// reports false.
-func (c *Conn) messageBuffered() bool {
-	if c.br == nil {
-		return false
-	}
-	n := c.br.Buffered()
-	if n < 2 {
-		return false
-	}
-	h, _ := c.br.Peek(min(n, 14)) // the longest header; within the buffer: no read
-	if h[0]&0x80 == 0 {
-		return false // a fragment: the message may not be whole
-	}
-	if op := h[0] & 0x0f; op != websocket.TextMessage && op != websocket.BinaryMessage {
-		return false // a control frame: gorilla answers it itself
-	}
-	size, head := int64(h[1]&0x7f), 2
-	switch size {
-	case 126:
-		if len(h) < 4 {
-			return false
-		}
-		size, head = int64(binary.BigEndian.Uint16(h[2:4])), 4
-	case 127:
-		if len(h) < 10 {
-			return false
-		}
-		size, head = int64(binary.BigEndian.Uint64(h[2:10])&(1<<63-1)), 10
-	}
-	if h[1]&0x80 != 0 {
-		head += 4 // the mask key
-	}
-	return size <= int64(n-head)
-}
-
 // waitReadable returns when the next message has begun to arrive (or the
 // read failed: the read that follows fails the same way). An idle
-// connection waits here, in a read of one byte through the connection's
-// buffer, with a call stack much shallower than a read through gorilla's
-// frame parser: its goroutine then fits the smallest stack. When the bytes
+// connection without the raw read (TLS) waits here, in a read of one byte
+// through the connection's buffer, with a call stack much shallower than a
+// read through gorilla's frame parser: its goroutine then fits the
+// smallest stack, as it does waiting in readRaw. When the bytes
 // are there already, it costs no more than that read, which it does for
 // the parser. It must be inlined in serve: a frame more, and an idle
 // connection needs the next stack size.
@@ -354,6 +317,14 @@ func (c *Conn) message(h Handler, msg Message) {
 		return
 	}
 	c.guard("Message", func() { h.Message(c, msg) })
+}
+
+// tooBig closes the connection with 1009 after readMessage's errTooBig.
+func (c *Conn) tooBig() {
+	if c.state.Load() == stateOpen {
+		c.logger().Warn("message too big", "max_message_size", c.mount.cfg.MaxMessageSize)
+		c.Close(websocket.CloseMessageTooBig, "message too big")
+	}
 }
 
 // errTooBig is a message over MountConfig.MaxMessageSize.

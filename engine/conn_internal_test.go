@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"net"
 	"strings"
@@ -32,21 +31,7 @@ func (h *closeRecorder) Close(_ *Conn, code int, reason string) {
 // "1006 write failed".
 func TestFailedWriteKeepsPeerCode(t *testing.T) {
 	h := &closeRecorder{opened: make(chan *Conn, 1), closed: make(chan [2]any, 1)}
-	srv, err := New(Config{Mounts: []MountConfig{{Handler: h}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/ws", nil)
+	ws, _, err := websocket.DefaultDialer.Dial(startServer(t, h), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,12 +42,14 @@
 // with a [Flusher] and write them itself when it is done, as far as each
 // socket takes them without waiting, so that no writer is woken at all.
 // One goroutine per mount, while it has connections, sends the keepalive
-// pings and ends idle writers.
+// pings and ends idle writers. A reader that has taken everything its
+// socket held waits for more without first reading again to find nothing
+// (Conn.readRaw), so an answered message costs a read and a write.
 //
 // # Memory
 //
 // An idle connection keeps its reader goroutine (waiting for bytes on the
-// smallest stack, see Conn.waitReadable), a small read buffer
+// smallest stack, see Conn.readRaw and Conn.waitReadable), a small read buffer
 // (MountConfig.ReadBufferSize), gorilla's connection and the request's
 // headers; no write buffer, timer, logger or http.Request of its own.
 //

@@ -100,6 +100,6 @@ func (c *Conn) keepalive() {
 		return
 	}
 	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.mount.cfg.WriteTimeout)); err != nil {
-		_ = c.ws.NetConn().Close()
+		c.closeSocket()
 	}
 }

@@ -98,7 +98,7 @@ func (c *Conn) writeFailed(err error) {
 	if wasOpen && !errors.Is(err, websocket.ErrCloseSent) {
 		c.logger().Warn("write failed", LogKeyError, err)
 	}
-	_ = c.ws.NetConn().Close()
+	c.closeSocket()
 }
 
 // writeNow writes the queued messages from the calling goroutine, without

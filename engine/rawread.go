@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Reading without the failed read. A Go reader that has answered a
+// message reads again, gets EAGAIN, and only then waits for the socket: the
+// runtime forgets, at the start of every Read, whether bytes came since the
+// last one, so a read must look. That is a system call per message that
+// finds nothing (a third of an echo's). A connection whose socket has a
+// file descriptor, and which reads through its own buffer, instead stays in
+// one syscall.RawConn.Read for as long as its messages arrive whole: there
+// the runtime does remember, so when a read took everything the socket
+// held (it came back short), the reader waits for the next bytes without
+// looking first, as nginx does. The messages run in that read, on the
+// reader goroutine as before; anything else (a control frame, a fragment,
+// a message longer than the read buffer, a failed socket) goes back to
+// serve's reads, through gorilla, which then come back here.
+
+// errWouldBlock is a raw read that found nothing: the reader waits.
+var errWouldBlock = errors.New("engine: read would block")
+
+// Kinds of frame at the front of the read buffer (bufferedFrame).
+const (
+	frameMore    = iota // nothing, or the start of a data frame that fits the buffer
+	frameMessage        // a whole unfragmented data message
+	frameOther          // a control frame, a fragment, or a frame longer than the buffer
+)
+
+// bufferedFrame tells what the read buffer holds at its front; it never
+// reads. Without our own read buffer it is frameOther.
+func (c *Conn) bufferedFrame() int {
+	if c.br == nil {
+		return frameOther
+	}
+	n := c.br.Buffered()
+	if n < 2 {
+		return frameMore
+	}
+	h, _ := c.br.Peek(min(n, 14)) // the longest header; within the buffer: no read
+	if h[0]&0x80 == 0 {
+		return frameOther // a fragment: the message may not be whole
+	}
+	if op := h[0] & 0x0f; op != 1 && op != 2 { // text, binary
+		return frameOther // a control frame: gorilla answers it itself
+	}
+	size, head := int64(h[1]&0x7f), 2
+	switch size {
+	case 126:
+		if len(h) < 4 {
+			return frameMore
+		}
+		size, head = int64(uint16(h[2])<<8|uint16(h[3])), 4
+	case 127:
+		if len(h) < 10 {
+			return frameMore
+		}
+		size, head = 1<<62, 10 // longer than any read buffer
+	}
+	if h[1]&0x80 != 0 {
+		head += 4 // the mask key
+	}
+	switch {
+	case size <= int64(n-head):
+		return frameMessage
+	case size > int64(c.br.Size()-head):
+		return frameOther
+	}
+	return frameMore
+}
+
+// messageBuffered reports whether the next frame in the read buffer is a
+// whole data message: one unfragmented text or binary frame, all of it
+// read. Without our own read buffer (TLS, or a small ReadBufferSize) it
+// reports false.
+func (c *Conn) messageBuffered() bool { return c.bufferedFrame() == frameMessage }
+
+// canReadRaw reports whether the connection can use readRaw: a socket with
+// a file descriptor (not TLS) and our own read buffer.
+func (c *Conn) canReadRaw() bool { return c.br != nil && c.bc.raw != nil }
+
+// readRaw hands the handler the messages that arrive whole, inside one raw
+// read of the socket (see above). It returns when the next frame needs
+// serve's read, or the socket failed or was closed, or its read deadline
+// passed: serve's read then meets that again and ends the connection.
+func (c *Conn) readRaw(h Handler, idler ReadIdler) {
+	c.bc.reading.Store(true)
+	_ = c.bc.raw.Read(func(fd uintptr) bool {
+		c.bc.fd = int32(fd)
+		return c.readBuffered(h, idler)
+	})
+	c.bc.reading.Store(false)
+}
+
+// readBuffered runs readRaw's read function: it hands over the whole
+// messages in the read buffer, refills it, and tells readRaw to wait
+// (false) or to return (true).
+func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
+	for {
+		switch c.bufferedFrame() {
+		case frameMessage:
+			typ, data, err := c.readMessage() // all of it is in the buffer: no read
+			if err != nil {
+				if errors.Is(err, errTooBig) {
+					c.tooBig() // serve's read skips the rest of it
+				}
+				return true
+			}
+			more := c.messageBuffered()
+			c.message(h, Message{Type: typ, Data: data, More: more})
+			continue
+		case frameOther:
+			return true
+		}
+		if c.bc.drained {
+			// The last read took all there was: whatever comes next, the
+			// runtime will see, so wait without looking.
+			c.bc.drained = false
+			c.readIdle(idler)
+			return false
+		}
+		_, err := c.br.Peek(c.br.Buffered() + 1) // one read, through rawRead
+		switch {
+		case err == errWouldBlock:
+			c.readIdle(idler)
+			return false
+		case err != nil:
+			return true
+		}
+	}
+}
+
+// readIdle calls the handler's ReadIdle, if it has one: the reader is
+// about to wait.
+func (c *Conn) readIdle(idler ReadIdler) {
+	if idler != nil {
+		c.guard("ReadIdle", func() { idler.ReadIdle(c) })
+	}
+}
+
+// Read reads from the socket: inside readRaw with one system call that
+// never waits, else as the net.Conn does.
+func (b *batchConn) Read(p []byte) (int, error) {
+	if !b.reading.Load() {
+		return b.Conn.Read(p)
+	}
+	for {
+		n, err := syscall.Read(int(b.fd), p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errWouldBlock
+		case err != nil:
+			return 0, &net.OpError{Op: "read", Net: "tcp", Source: b.LocalAddr(), Addr: b.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		b.drained = n < len(p)
+		return n, nil
+	}
+}
+
+// closeSocket closes the socket. While the reader is in readRaw, running a
+// handler, the socket's Close would wait for it to come out: then the
+// close happens on a goroutine of its own.
+func (c *Conn) closeSocket() {
+	nc := c.ws.NetConn()
+	if c.bc != nil && c.bc.reading.Load() {
+		go nc.Close()
+		return
+	}
+	_ = nc.Close()
+}

@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// startServer serves one mount with h on a loopback port, and returns the
+// WebSocket URL of the mount.
+func startServer(t *testing.T, h Handler) string {
+	t.Helper()
+	srv, err := New(Config{Mounts: []MountConfig{{Handler: h}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return "ws://" + ln.Addr().String() + "/ws"
+}
+
+// echoer echoes every message.
+type echoer struct{}
+
+func (echoer) Open(*Conn)                        {}
+func (echoer) Message(c *Conn, m Message)        { _ = c.Send(m.Type, m.Data) }
+func (echoer) Close(_ *Conn, code int, _ string) {}
+
+// TestReadPaths: whatever way the frames come (one a read, a burst, cut
+// between reads, longer than the read buffer, fragmented, with a control
+// frame among them), every message is handed over once, in order, as the
+// raw read and serve's read take turns.
+func TestReadPaths(t *testing.T) {
+	const text, ping, first, last = 0x81, 0x89, 0x01, 0x80
+	long := strings.Repeat("x", 1000)
+	huge := strings.Repeat("y", 70000)
+	hello := clientFrame(text, "hello")
+	var full []byte // 600 bytes: more than the 288-byte read buffer
+	var fullWant []string
+	for i := range 20 {
+		s := strings.Repeat(string(rune('a'+i)), 24)
+		full = append(full, clientFrame(text, s)...)
+		fullWant = append(fullWant, s)
+	}
+	tests := []struct {
+		name   string
+		writes [][]byte // each one write by the client, a little apart
+		want   []string
+		pongs  int
+	}{
+		{"one message a write", [][]byte{clientFrame(text, "a"), clientFrame(text, "b")}, []string{"a", "b"}, 0},
+		{"a burst", [][]byte{cat(clientFrame(text, "a"), clientFrame(text, "b"), clientFrame(text, "c"))}, []string{"a", "b", "c"}, 0},
+		{"a frame cut in its payload", [][]byte{hello[:8], hello[8:]}, []string{"hello"}, 0},
+		{"a frame cut in its header", [][]byte{hello[:1], hello[1:]}, []string{"hello"}, 0},
+		{"a burst longer than the read buffer", [][]byte{full}, fullWant, 0},
+		{"longer than the read buffer", [][]byte{clientFrame(text, long), clientFrame(text, "after")}, []string{long, "after"}, 0},
+		{"a 64-bit length", [][]byte{cat(clientFrame(text, huge), clientFrame(text, "after"))}, []string{huge, "after"}, 0},
+		{"a ping among messages", [][]byte{cat(clientFrame(text, "a"), clientFrame(ping, "p"), clientFrame(text, "b"))}, []string{"a", "b"}, 1},
+		{"a fragmented message", [][]byte{cat(clientFrame(first, "hel"), clientFrame(last, "lo"), clientFrame(text, "x"))}, []string{"hello", "x"}, 0},
+	}
+	url := startServer(t, echoer{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			pongs := make(chan string, 4)
+			ws.SetPongHandler(func(p string) error { pongs <- p; return nil })
+			for _, w := range tt.writes {
+				if _, err := ws.NetConn().Write(w); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond) // most likely a read of its own: not relied on
+			}
+			_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var got []string
+			for range tt.want {
+				_, msg, err := ws.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %d messages: %v", len(got), err)
+				}
+				got = append(got, string(msg))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("echoed %d messages %.40q, want %d %.40q", len(got), got, len(tt.want), tt.want)
+			}
+			if len(pongs) != tt.pongs {
+				t.Errorf("got %d pongs, want %d", len(pongs), tt.pongs)
+			}
+		})
+	}
+}
+
+func cat(frames ...[]byte) []byte { return slices.Concat(frames...) }
+
+// cutter closes its connection's socket from its message handler, which
+// runs inside the raw read.
+type cutter struct{ closed chan int }
+
+func (cutter) Open(*Conn)                          {}
+func (cutter) Message(c *Conn, _ Message)          { c.cut() }
+func (h cutter) Close(_ *Conn, code int, _ string) { h.closed <- code }
+
+// TestCloseInRawRead: a handler running inside the raw read may close its
+// own socket (a failed write, a cut at shutdown): the socket's Close must
+// not wait for the read it is called from.
+func TestCloseInRawRead(t *testing.T) {
+	h := cutter{closed: make(chan int, 1)}
+	ws, _, err := websocket.DefaultDialer.Dial(startServer(t, h), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("cut")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-h.closed:
+		if code != websocket.CloseAbnormalClosure {
+			t.Errorf("Close: got %d, want 1006", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Close: the socket's Close waits for the read that called it")
+	}
+}
+
+// TestRawRead checks batchConn.Read inside the raw read: one system call
+// that never waits, and drained set when it took all the socket held.
+func TestRawRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	b := newBatchConn(server)
+
+	// read runs one Read the way readRaw does.
+	read := func(p []byte) (int, error) {
+		var n int
+		var rerr error
+		err := b.raw.Read(func(fd uintptr) bool {
+			b.fd = int32(fd)
+			b.reading.Store(true)
+			n, rerr = b.Read(p)
+			b.reading.Store(false)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, rerr
+	}
+	send := func(n int) {
+		t.Helper()
+		if _, err := client.Write(make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// readSome reads once the bytes sent have arrived.
+	readSome := func(size int) (int, error) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n, err := read(make([]byte, size))
+			if err != errWouldBlock || time.Now().After(deadline) {
+				return n, err
+			}
+			time.Sleep(time.Millisecond) // polling for the bytes sent
+		}
+	}
+
+	if n, err := read(make([]byte, 10)); n != 0 || err != errWouldBlock {
+		t.Fatalf("nothing sent: got %d, %v; want 0, errWouldBlock", n, err)
+	}
+	send(5)
+	if n, err := readSome(10); n != 5 || err != nil || !b.drained {
+		t.Fatalf("5 bytes into 10: got %d, %v, drained %v; want 5, nil, true", n, err, b.drained)
+	}
+	send(20)
+	if n, err := readSome(10); n != 10 || err != nil || b.drained {
+		t.Fatalf("20 bytes into 10: got %d, %v, drained %v; want 10, nil, false", n, err, b.drained)
+	}
+	if n, err := read(make([]byte, 16)); n != 10 || err != nil || !b.drained {
+		t.Fatalf("the other 10 into 16: got %d, %v, drained %v; want 10, nil, true", n, err, b.drained)
+	}
+	client.Close()
+	if _, err := readSome(10); err != io.EOF {
+		t.Fatalf("after the peer's close: got %v, want io.EOF", err)
+	}
+
+	// Outside the raw read, Read is the socket's own (it waits).
+	if _, err := b.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("plain Read after close: got %v, want io.EOF", err)
+	}
+}
