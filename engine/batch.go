@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Batched writes: gorilla writes every frame with its own Write on the
@@ -37,8 +39,10 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchBuf); retu
 type batchConn struct {
 	net.Conn
 
-	mu      sync.Mutex
-	holding bool
+	mu        sync.Mutex
+	holding   bool
+	framing   bool // the 101 is out: what is written now is frames
+	closeSent bool // a close frame went out: see writeData
 	// The reader's raw read (rawread.go), in what would be padding: reading
 	// is set while the reader is in it; fd and drained are the reader's own.
 	reading  atomic.Bool
@@ -180,6 +184,9 @@ func (b *batchConn) flushLocked() error {
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.framing && len(p) > 0 && p[0]&0x0f == 0x08 {
+		b.closeSent = true
+	}
 	if b.holding && (len(p) == 0 || p[0]&0x08 == 0) { // not a control frame (opcode 8 and up)
 		if b.buf != nil && len(*b.buf)+len(p) > batchMax {
 			if err := b.flushLocked(); err != nil {
@@ -198,6 +205,63 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return b.Conn.Write(p)
+}
+
+// upgraded tells b that the handshake's response is written: from now on
+// every Write starts a frame (see writeData).
+func (b *batchConn) upgraded() {
+	b.mu.Lock()
+	b.framing = true
+	b.mu.Unlock()
+}
+
+// writeData writes one data frame, unmasked as a server's are, itself
+// rather than through gorilla's writer (which takes its lock and a pooled
+// buffer, and allocates to give the buffer back, for every message): held
+// like Write's, or written at once. Only uncompressed frames are written
+// this way; every other frame gorilla writes with one Write (control and
+// prepared frames), so Write sees each frame's first byte and knows when a
+// close frame went out (gorilla's, answering the peer's, or ours): after
+// it, writeData fails with websocket.ErrCloseSent, as gorilla's writes do.
+func (b *batchConn) writeData(typ int, data []byte) error {
+	var hb [maxFrameHeader]byte
+	head := frameHeader(hb[:0], typ, len(data))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closeSent {
+		return websocket.ErrCloseSent
+	}
+	if !b.holding || len(data) > batchMax/2 {
+		if err := b.flushLocked(); err != nil {
+			return err
+		}
+		bufs := net.Buffers{head, data}
+		_, err := bufs.WriteTo(b.Conn) // one writev on a TCP socket
+		return err
+	}
+	if b.buf != nil && len(*b.buf)+len(head)+len(data) > batchMax {
+		if err := b.flushLocked(); err != nil {
+			return err
+		}
+	}
+	if b.buf == nil {
+		b.buf = batchPool.Get().(*[]byte)
+	}
+	*b.buf = append(append(*b.buf, head...), data...)
+	return nil
+}
+
+// frameHeader appends the header of a final, unmasked frame of type typ
+// with an n-byte payload (RFC 6455, 5.2).
+func frameHeader(dst []byte, typ, n int) []byte {
+	dst = append(dst, 0x80|byte(typ))
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n < 1<<16:
+		return append(dst, 126, byte(n>>8), byte(n))
+	}
+	return append(dst, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
 // SetWriteDeadline passes t on unless it is the deadline already set:

@@ -87,7 +87,10 @@ func testEcho(t *testing.T, compress bool) {
 		{"utf-8 text", websocket.TextMessage, []byte("héllo, 世界 🙂")},
 		{"binary", websocket.BinaryMessage, []byte{0, 1, 2, 0xff, 0xfe}},
 		{"binary not utf-8", websocket.BinaryMessage, []byte{0xc3, 0x28}},
-		{"64 KiB binary", websocket.BinaryMessage, bytes.Repeat([]byte{0xab}, 64<<10)},
+		{"125 bytes: the longest 7-bit length", websocket.BinaryMessage, bytes.Repeat([]byte{1}, 125)},
+		{"126 bytes: a 16-bit length", websocket.BinaryMessage, bytes.Repeat([]byte{2}, 126)},
+		{"65535 bytes: the longest 16-bit length", websocket.BinaryMessage, bytes.Repeat([]byte{3}, 65535)},
+		{"64 KiB binary: a 64-bit length", websocket.BinaryMessage, bytes.Repeat([]byte{0xab}, 64<<10)},
 	}
 	want := []event{{kind: "open"}}
 	for _, tt := range tests {
@@ -240,6 +243,18 @@ func TestCloseCodes(t *testing.T) {
 					t.Fatalf("echo: got %d bytes, want 1024", len(data))
 				}
 				enginetest.Write(t, ws, websocket.BinaryMessage, make([]byte, 1025))
+			},
+			wantClient: websocket.CloseMessageTooBig, wantCode: websocket.CloseMessageTooBig,
+		},
+		{
+			name:  "message too big, within the read buffer",
+			mount: func(mc *engine.MountConfig) { mc.MaxMessageSize = 16 },
+			act: func(t *testing.T, ws *websocket.Conn) {
+				enginetest.Write(t, ws, websocket.TextMessage, []byte("sixteen bytes ok"))
+				if got := enginetest.ReadText(t, ws); got != "sixteen bytes ok" {
+					t.Fatalf("echo: got %q", got)
+				}
+				enginetest.Write(t, ws, websocket.TextMessage, []byte("seventeen bytes!!"))
 			},
 			wantClient: websocket.CloseMessageTooBig, wantCode: websocket.CloseMessageTooBig,
 		},

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -74,6 +75,45 @@ func (c *Conn) bufferedFrame() int {
 	return frameMore
 }
 
+// takeMessage reads the whole data message at the front of the read
+// buffer by itself, without gorilla's reader, which is between frames and
+// stays so: the payload is unmasked into a slice of its own size and the
+// frame consumed. It leaves to readMessage (ok false) what gorilla must
+// see: a compressed frame (or one with other reserved bits), an unmasked
+// one (a protocol error) and one over MaxMessageSize. bufferedFrame must
+// have said frameMessage.
+func (c *Conn) takeMessage() (typ int, data []byte, ok bool) {
+	h, _ := c.br.Peek(min(c.br.Buffered(), 14))
+	if h[0]&0x70 != 0 || h[1]&0x80 == 0 {
+		return 0, nil, false
+	}
+	size, head := int(h[1]&0x7f), 2
+	if size == 126 { // (a 64-bit length is never frameMessage)
+		size, head = int(h[2])<<8|int(h[3]), 4
+	}
+	if int64(size) > c.mount.cfg.MaxMessageSize {
+		return 0, nil, false
+	}
+	frame, _ := c.br.Peek(head + 4 + size) // within the buffer: no read
+	data = make([]byte, size)
+	unmask(data, frame[head+4:], frame[head:head+4])
+	_, _ = c.br.Discard(len(frame))
+	return int(h[0] & 0x0f), data, true
+}
+
+// unmask writes src XOR the 4-byte mask key to dst (RFC 6455, 5.3).
+func unmask(dst, src, key []byte) {
+	k := uint64(binary.LittleEndian.Uint32(key))
+	k |= k << 32
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k)
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = src[i] ^ key[i&3]
+	}
+}
+
 // messageBuffered reports whether the next frame in the read buffer is a
 // whole data message: one unfragmented text or binary frame, all of it
 // read. Without our own read buffer (TLS, or a small ReadBufferSize) it
@@ -104,7 +144,11 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 	for {
 		switch c.bufferedFrame() {
 		case frameMessage:
-			typ, data, err := c.readMessage() // all of it is in the buffer: no read
+			typ, data, ok := c.takeMessage()
+			var err error
+			if !ok {
+				typ, data, err = c.readMessage() // all of it is in the buffer: no read
+			}
 			if err != nil {
 				if errors.Is(err, errTooBig) {
 					c.tooBig() // serve's read skips the rest of it

@@ -220,3 +220,20 @@ func TestRawRead(t *testing.T) {
 		t.Errorf("plain Read after close: got %v, want io.EOF", err)
 	}
 }
+
+func TestUnmask(t *testing.T) {
+	key := []byte{0x12, 0x34, 0x56, 0x78}
+	for n := range 40 {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(i * 7)
+		}
+		got := make([]byte, n)
+		unmask(got, src, key)
+		for i := range got {
+			if want := src[i] ^ key[i%4]; got[i] != want {
+				t.Fatalf("%d bytes: byte %d is %#x, want %#x", n, i, got[i], want)
+			}
+		}
+	}
+}

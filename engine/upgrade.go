@@ -113,6 +113,7 @@ func (m *Mount) upgrade(w http.ResponseWriter, r *http.Request) {
 		readLimit += readLimit/8 + 1024 // deflate's worst-case growth is far less
 	}
 	ws.SetReadLimit(readLimit)
+	bw.bc.upgraded()
 	m.stats.accepted.Add(1)
 	c.mu.Lock()
 	c.ws, c.bc, c.br = ws, bw.bc, bw.br

@@ -177,8 +177,8 @@ func (c *Conn) writeBatch(batch []frame) error {
 		}
 	}
 	deadline := time.Unix(0, c.writeDeadline)
-	if len(batch) == 1 {
-		return c.writeFrames(batch, deadline) // nothing to gather
+	if err := c.bc.SetWriteDeadline(deadline); err != nil { // for writeData; gorilla sets it for its frames
+		return err
 	}
 	c.bc.hold()
 	err := c.writeFrames(batch, deadline)
@@ -188,7 +188,9 @@ func (c *Conn) writeBatch(batch []frame) error {
 	return err
 }
 
-// writeFrames writes frames with gorilla; control frames get deadline.
+// writeFrames writes frames: data frames by themselves (writeData) unless
+// the mount compresses them, the others with gorilla; control frames get
+// deadline.
 func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 	cfg := c.mount.cfg
 	var msgs, bytes uint64
@@ -210,8 +212,11 @@ func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 			return err
 		case f.typ == websocket.PingMessage:
 			err = c.ws.WriteControl(websocket.PingMessage, f.data, deadline)
-		default:
+		case cfg.Compression:
 			err = c.ws.WriteMessage(f.typ, f.data)
+			msgs, bytes = msgs+1, bytes+uint64(len(f.data))
+		default:
+			err = c.bc.writeData(f.typ, f.data)
 			msgs, bytes = msgs+1, bytes+uint64(len(f.data))
 		}
 		if err != nil {

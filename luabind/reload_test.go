@@ -309,7 +309,9 @@ func TestReloadIgnoresOtherFiles(t *testing.T) {
 	waitReloads(t, ts.Script, 1, 0)
 	// The reload names the files that changed: only the script counts
 	// (had the others come later than the debounce, they would have made
-	// more reloads, which waitReloads fails on).
+	// more reloads, which waitReloads fails on). The line is logged just
+	// after the reload is counted.
+	logs.WaitFor(t, "msg=reloaded")
 	if lines := logs.Lines("msg=reloaded", `reason="changed: `+path+`"`); len(lines) != 1 {
 		t.Fatalf("got reload lines %q, want one with reason changed: %s", logs.Lines("msg=reloaded"), path)
 	}
