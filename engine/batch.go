@@ -131,6 +131,37 @@ func (b *batchConn) tryFlush(w *rawWriter) (done bool, err error) {
 	return false, nil
 }
 
+// Outcomes of tryControl.
+const (
+	controlNotWritten = iota
+	controlWritten
+	controlPartly // the rest waits in the buffer, for the writer's flush
+)
+
+// tryControl writes a whole control frame p at once, without waiting, if
+// the socket is between frames: nothing is pending from an earlier write
+// and no close frame went out. When the socket takes only part of it, the
+// rest waits as tryFlush's leftovers do.
+func (b *batchConn) tryControl(w *rawWriter, p []byte) int {
+	if b.raw == nil {
+		return controlNotWritten
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.framing || b.closeSent || b.buf != nil {
+		return controlNotWritten
+	}
+	switch n, _ := w.write(b.raw, p); {
+	case n == len(p):
+		return controlWritten
+	case n > 0:
+		b.buf = batchPool.Get().(*[]byte)
+		*b.buf = append(*b.buf, p[n:]...)
+		return controlPartly
+	}
+	return controlNotWritten // a full socket, or a failed one, which gorilla's write then finds
+}
+
 // abandon ends a hold and drops what it kept: the connection is failing.
 func (b *batchConn) abandon() {
 	b.mu.Lock()

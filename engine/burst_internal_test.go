@@ -23,7 +23,7 @@ func clientFrame(b0 byte, payload string) []byte {
 }
 
 func TestBufferedFrame(t *testing.T) {
-	const text, binary, ping, fragment = 0x81, 0x82, 0x89, 0x01
+	const text, binary, ping, pong, fragment = 0x81, 0x82, 0x89, 0x8a, 0x01
 	long := strings.Repeat("x", 200)
 	tests := []struct {
 		name     string
@@ -46,6 +46,10 @@ func TestBufferedFrame(t *testing.T) {
 		{"a ping", clientFrame(ping, ""), frameOther},
 		{"the start of a ping", clientFrame(ping, "")[:1], frameMore},
 		{"a first fragment", clientFrame(fragment, "part"), frameOther},
+		{"a pong", clientFrame(pong, "p"), framePong},
+		{"a pong cut", clientFrame(pong, "payload")[:7], frameMore},
+		{"an unmasked pong", []byte{pong, 1, 'p'}, frameOther},
+		{"a pong without its final bit", clientFrame(0x0a, "p"), frameOther},
 		{"unmasked, whole", []byte{text, 2, 'h', 'i'}, frameMessage},
 	}
 	for _, tt := range tests {

@@ -62,6 +62,7 @@ type Conn struct {
 	closeCode     int           // set when the server starts the close (Close, abort); 0 otherwise
 	closeReason   string
 	nextPing      atomic.Int64 // UnixNano of the next keepalive ping; 0 before the first is due (keepalive.go)
+	pongDue       atomic.Int64 // UnixNano by which a pong must come; 0 when none is awaited
 	idleTimer     *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
 	lastMessage   atomic.Int64 // UnixNano of the last data message, with IdleTimeout
 

@@ -28,9 +28,10 @@ var errWouldBlock = errors.New("engine: read would block")
 
 // Kinds of frame at the front of the read buffer (bufferedFrame).
 const (
-	frameMore    = iota // nothing, or the start of a data frame that fits the buffer
+	frameMore    = iota // nothing, or the start of a frame that fits the buffer
 	frameMessage        // a whole unfragmented data message
-	frameOther          // a control frame, a fragment, or a frame longer than the buffer
+	framePong           // a whole pong
+	frameOther          // another control frame, a fragment, or a frame longer than the buffer
 )
 
 // bufferedFrame tells what the read buffer holds at its front; it never
@@ -47,7 +48,18 @@ func (c *Conn) bufferedFrame() int {
 	if h[0]&0x80 == 0 {
 		return frameOther // a fragment: the message may not be whole
 	}
-	if op := h[0] & 0x0f; op != 1 && op != 2 { // text, binary
+	kind := frameMessage
+	switch h[0] & 0x0f {
+	case 1, 2: // text, binary
+	case 0x0a:
+		// A pong, answering the keepalive ping: taken here, so that an
+		// idle connection goes back to wait in the raw read, not in
+		// gorilla's frame parser (a bigger stack). A bad one is gorilla's.
+		if h[0] != 0x8a || h[1]&0x80 == 0 || h[1]&0x7f > 125 {
+			return frameOther
+		}
+		kind = framePong
+	default:
 		return frameOther // a control frame: gorilla answers it itself
 	}
 	size, head := int64(h[1]&0x7f), 2
@@ -68,7 +80,7 @@ func (c *Conn) bufferedFrame() int {
 	}
 	switch {
 	case size <= int64(n-head):
-		return frameMessage
+		return kind
 	case size > int64(c.br.Size()-head):
 		return frameOther
 	}
@@ -157,6 +169,11 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 			}
 			more := c.messageBuffered()
 			c.message(h, Message{Type: typ, Data: data, More: more})
+			continue
+		case framePong:
+			h, _ := c.br.Peek(2)
+			_, _ = c.br.Discard(2 + 4 + int(h[1]&0x7f)) // header, mask key, payload
+			c.pong()
 			continue
 		case frameOther:
 			return true

@@ -46,7 +46,7 @@ func (echoer) Close(_ *Conn, code int, _ string) {}
 // frame among them), every message is handed over once, in order, as the
 // raw read and serve's read take turns.
 func TestReadPaths(t *testing.T) {
-	const text, ping, first, last = 0x81, 0x89, 0x01, 0x80
+	const text, ping, pong, first, last = 0x81, 0x89, 0x8a, 0x01, 0x80
 	long := strings.Repeat("x", 1000)
 	huge := strings.Repeat("y", 70000)
 	hello := clientFrame(text, "hello")
@@ -71,6 +71,7 @@ func TestReadPaths(t *testing.T) {
 		{"longer than the read buffer", [][]byte{clientFrame(text, long), clientFrame(text, "after")}, []string{long, "after"}, 0},
 		{"a 64-bit length", [][]byte{cat(clientFrame(text, huge), clientFrame(text, "after"))}, []string{huge, "after"}, 0},
 		{"a ping among messages", [][]byte{cat(clientFrame(text, "a"), clientFrame(ping, "p"), clientFrame(text, "b"))}, []string{"a", "b"}, 1},
+		{"a pong among messages", [][]byte{cat(clientFrame(text, "a"), clientFrame(pong, "p"), clientFrame(text, "b"))}, []string{"a", "b"}, 0},
 		{"a fragmented message", [][]byte{cat(clientFrame(first, "hel"), clientFrame(last, "lo"), clientFrame(text, "x"))}, []string{"hello", "x"}, 0},
 	}
 	url := startServer(t, echoer{})

@@ -27,6 +27,16 @@ import (
 // gcQuietEvery. A collection of a 30 MiB heap costs a few milliseconds of
 // one CPU.
 //
+// The goroutines' stacks are the other thing a quiet server keeps too
+// much of. A connection's reader waits on the smallest stack, but reading
+// a pong (every PingInterval) or a message doubles it, and only a
+// collection shrinks it back, which a server that allocates little may
+// not run for hours: ten thousand idle connections answering pings hold
+// 20 MiB of stacks they do not use. A collection halves a stack at most,
+// so when the stacks have grown by gcQuietSpare since the last release,
+// or the last release shrank them by that much, a quiet server releases
+// again, within the same spell.
+//
 // GOGC or GOMEMLIMIT in the environment turn all this off.
 const (
 	gcLargeHeap   = 16 << 20
@@ -80,6 +90,7 @@ func runGCTuner(stop chan struct{}) {
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
 	}
 	t := time.NewTicker(gcTunerPeriod)
 	defer t.Stop()
@@ -98,7 +109,7 @@ func runGCTuner(stop chan struct{}) {
 		}
 		live := samples[0].Value.Uint64()
 		heap := samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
-		if quiet.tick(samples[1].Value.Uint64(), heap-min(heap, live)) {
+		if quiet.tick(samples[1].Value.Uint64(), heap-min(heap, live), samples[5].Value.Uint64()) {
 			debug.FreeOSMemory()
 		}
 		gcTuner.mu.Lock()
@@ -133,24 +144,36 @@ type gcQuiet struct {
 	ticks    int    // ticks in a row below gcQuietAlloc a second
 	released bool   // this quiet spell's release is done
 	wait     int    // ticks until the next release may be
+	stacks   uint64 // the least stack bytes seen since the last release
+	before   uint64 // the stack bytes at the last release, until it shrank them
+	shrank   bool   // the last release shrank the stacks: another may
 }
 
-// tick takes the cumulative bytes allocated and the heap's bytes beyond
-// the live ones, once per gcTunerPeriod, and says whether to give the
-// free pages back now.
-func (q *gcQuiet) tick(allocs, spare uint64) bool {
+// tick takes the cumulative bytes allocated, the heap's bytes beyond the
+// live ones and the bytes of goroutine stacks, once per gcTunerPeriod, and
+// says whether to give the free pages back now.
+func (q *gcQuiet) tick(allocs, spare, stacks uint64) bool {
 	rate := float64(allocs-q.allocs) / gcTunerPeriod.Seconds()
 	first := q.allocs == 0
 	q.allocs = allocs
 	q.wait = max(q.wait-1, 0)
+	if first || stacks < q.stacks {
+		q.stacks = stacks
+	}
+	if q.before != 0 && q.before-min(q.before, stacks) >= gcQuietSpare {
+		q.shrank, q.before = true, 0
+	}
 	if first || rate >= gcQuietAlloc {
 		q.ticks, q.released = 0, false
 		return false
 	}
 	q.ticks++
-	if q.released || q.ticks < gcQuietTicks || q.wait > 0 || spare < gcQuietSpare {
+	freePages := !q.released && spare >= gcQuietSpare
+	grownStacks := stacks-q.stacks >= gcQuietSpare
+	if q.ticks < gcQuietTicks || q.wait > 0 || !freePages && !grownStacks && !q.shrank {
 		return false
 	}
 	q.released, q.wait = true, int(gcQuietEvery/gcTunerPeriod)
+	q.stacks, q.before, q.shrank = stacks, stacks, false
 	return true
 }

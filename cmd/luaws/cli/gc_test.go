@@ -72,13 +72,53 @@ func TestGCQuiet(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var q gcQuiet
 			total := uint64(1 << 30) // the process has allocated before
-			q.tick(total, 0)
+			q.tick(total, 0, 20<<20)
 			for i, tk := range tt.ticks {
 				total += tk.alloc
-				if got := q.tick(total, tk.spare); got != tk.want {
+				if got := q.tick(total, tk.spare, 20<<20); got != tk.want {
 					t.Errorf("tick %d: release = %v, want %v", i, got, tk.want)
 				}
 			}
 		})
+	}
+}
+
+// TestGCQuietStacks: stacks that grew by gcQuietSpare since the last
+// release (readers that handled a message) are released again within the
+// quiet spell, once gcQuietEvery has passed, and again while a release
+// shrinks them by that much (a collection halves a stack at most); stacks
+// that do not shrink are not released again and again.
+func TestGCQuietStacks(t *testing.T) {
+	const still = 1 << 10
+	wait := int(gcQuietEvery / gcTunerPeriod)
+	var q gcQuiet
+	total := uint64(1 << 30)
+	step := func(spare, stacks uint64) bool {
+		total += still
+		return q.tick(total, spare, stacks)
+	}
+	// expect runs gcQuietEvery of ticks with the given stack bytes, the
+	// first just after a release, and wants a release at the last one
+	// only if release.
+	expect := func(what string, stacks uint64, release bool) {
+		t.Helper()
+		for i := range wait {
+			if got, want := step(0, stacks), release && i == wait-1; got != want {
+				t.Fatalf("%s, tick %d: release = %v, want %v", what, i, got, want)
+			}
+		}
+	}
+	q.tick(total, 0, 20<<20)
+	step(8<<20, 20<<20)
+	if !step(8<<20, 20<<20) {
+		t.Fatal("no release for the free pages")
+	}
+	expect("stacks grown by 60 MiB", 80<<20, true)
+	expect("halved by the release", 40<<20, true)
+	expect("halved again", 20<<20, true)
+	expect("shrunk no more", 20<<20, false)
+	expect("grown by 2 MiB", 22<<20, false)
+	if !step(0, 24<<20) {
+		t.Fatal("grown by 4 MiB since the last release: no release")
 	}
 }
