@@ -80,6 +80,9 @@ type MountConfig struct {
 	CloseTimeout time.Duration
 	// Compression offers permessage-deflate to clients that ask for it.
 	Compression bool
+
+	// respawnIdle: see respawn.go; respawnIdle by default, shorter in tests.
+	respawnIdle time.Duration
 	// ReadBufferSize is the size of each connection's read buffer, which
 	// an idle connection keeps: frame headers and small messages are read
 	// through it, larger payloads straight into the message. Defaults to
@@ -146,6 +149,9 @@ func (c MountConfig) withDefaults() MountConfig {
 	}
 	if c.ReadBufferSize <= 0 {
 		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.respawnIdle <= 0 {
+		c.respawnIdle = respawnIdle
 	}
 	return c
 }

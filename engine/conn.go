@@ -65,6 +65,7 @@ type Conn struct {
 	pongDue       atomic.Int64 // UnixNano by which a pong must come; 0 when none is awaited
 	idleTimer     *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
 	lastMessage   atomic.Int64 // UnixNano of the last data message, with IdleTimeout
+	activeAt      atomic.Int64 // the mount clock when the reader last ran Message; 0 or respawnAsked (respawn.go)
 
 	topics map[string]struct{} // guarded by mount.topics.mu
 }
@@ -256,7 +257,6 @@ func (c *Conn) startWriterLocked() {
 // stays at the smallest size (what the upgrade needs, logging included,
 // runs on the HTTP server's goroutine).
 func (c *Conn) serve() {
-	defer c.mount.srv.release(hostOf(c.req.RemoteAddr)) // admitted by upgrade
 	h := c.mount.cfg.Handler
 	idler, _ := h.(ReadIdler)
 	raw := c.canReadRaw()
@@ -264,6 +264,10 @@ func (c *Conn) serve() {
 	for {
 		if raw && !more {
 			c.readRaw(h, idler)
+			if c.leaveRaw() {
+				go c.serve()
+				return
+			}
 		}
 		if !more {
 			c.readIdle(idler)
@@ -278,6 +282,7 @@ func (c *Conn) serve() {
 		}
 		if err != nil {
 			c.finish(err)
+			c.mount.srv.release(hostOf(c.req.RemoteAddr)) // admitted by upgrade
 			return
 		}
 		more = c.messageBuffered()
@@ -306,6 +311,7 @@ func (c *Conn) message(h Handler, msg Message) {
 	}
 	c.mount.stats.msgsIn.Add(1)
 	c.mount.stats.bytesIn.Add(uint64(len(msg.Data)))
+	c.noteActive()
 	if c.idleTimer != nil {
 		c.lastMessage.Store(time.Now().UnixNano())
 	}

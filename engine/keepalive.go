@@ -38,6 +38,7 @@ func (c *Conn) pong() { c.pongDue.Store(0) }
 func (c *Conn) dropDead() {
 	c.mu.Lock()
 	if c.state.Load() == stateOpen {
+		c.activeAt.Store(0) // no respawn: the reader is to fail
 		_ = c.ws.SetReadDeadline(time.Unix(1, 0))
 	}
 	c.mu.Unlock()
@@ -56,15 +57,17 @@ func pingTick(interval time.Duration) time.Duration {
 
 // tend is the mount's housekeeping, run while it has connections (add
 // starts it, it returns when none is left): it pings the connections
-// whose ping is due, drops those whose pong is overdue, and stops the
-// writers that have waited writerLinger for more. It also keeps the mount's clock, a coarse time the writers
+// whose ping is due, drops those whose pong is overdue, stops the writers
+// that have waited writerLinger for more, and has the readers of
+// connections quiet for respawnIdle start afresh (respawn.go). It also keeps the mount's clock, a coarse time the writers
 // note when they start to wait, without reading the time themselves.
 func (m *Mount) tend() {
 	interval := m.cfg.PingInterval
 	t := time.NewTicker(pingTick(interval))
 	defer t.Stop()
-	var pings, dead, idle []*Conn
-	var since []int64
+	var pings, dead, idle, quiet []*Conn
+	var since, active []int64
+	respawnIdle := int64(m.cfg.respawnIdle)
 	var w rawWriter // for the pings tend writes itself
 	for now := range t.C {
 		ns := now.UnixNano()
@@ -80,6 +83,9 @@ func (m *Mount) tend() {
 			if s := c.idleSince.Load(); s != 0 && ns-s >= int64(writerLinger) {
 				idle, since = append(idle, c), append(since, s)
 			}
+			if a := c.activeAt.Load(); a > 0 && ns-a >= respawnIdle {
+				quiet, active = append(quiet, c), append(active, a)
+			}
 		}
 		m.mu.RUnlock()
 		for _, c := range pings {
@@ -94,10 +100,15 @@ func (m *Mount) tend() {
 		for i, c := range idle {
 			c.stopIdleWriter(since[i])
 		}
+		for i, c := range quiet {
+			c.askRespawn(active[i])
+		}
 		clear(pings)
 		clear(dead)
 		clear(idle)
-		pings, dead, idle, since = pings[:0], dead[:0], idle[:0], since[:0]
+		clear(quiet)
+		pings, dead, idle, quiet = pings[:0], dead[:0], idle[:0], quiet[:0]
+		since, active = since[:0], active[:0]
 
 		m.mu.Lock()
 		if len(m.conns) == 0 {

@@ -139,14 +139,15 @@ func (c *Conn) canReadRaw() bool { return c.br != nil && c.bc.raw != nil }
 // readRaw hands the handler the messages that arrive whole, inside one raw
 // read of the socket (see above). It returns when the next frame needs
 // serve's read, or the socket failed or was closed, or its read deadline
-// passed: serve's read then meets that again and ends the connection.
+// passed: serve's read then meets that again and ends the connection,
+// unless tend asked the reader to start afresh (respawn.go). The caller
+// ends the raw read with leaveRaw.
 func (c *Conn) readRaw(h Handler, idler ReadIdler) {
 	c.bc.reading.Store(true)
 	_ = c.bc.raw.Read(func(fd uintptr) bool {
 		c.bc.fd = int32(fd)
 		return c.readBuffered(h, idler)
 	})
-	c.bc.reading.Store(false)
 }
 
 // readBuffered runs readRaw's read function: it hands over the whole

@@ -17,7 +17,13 @@ import (
 // WebSocket URL of the mount.
 func startServer(t *testing.T, h Handler) string {
 	t.Helper()
-	srv, err := New(Config{Mounts: []MountConfig{{Handler: h}}})
+	return startMount(t, MountConfig{Handler: h})
+}
+
+// startMount is startServer for a mount of its own making.
+func startMount(t *testing.T, mc MountConfig) string {
+	t.Helper()
+	srv, err := New(Config{Mounts: []MountConfig{mc}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,3 +244,71 @@ func TestUnmask(t *testing.T) {
 		}
 	}
 }
+
+// TestRespawn: a reader that ran a handler and then waited respawnIdle
+// starts afresh in a new goroutine, and the connection goes on as before;
+// a reader waiting in gorilla's read (after a ping from the client) is left
+// alone, since a failed read there would end the connection.
+func TestRespawn(t *testing.T) {
+	const quiet = 300 * time.Millisecond
+	h := &closeRecorder{opened: make(chan *Conn, 2), closed: make(chan [2]any, 2)}
+	url := startMount(t, MountConfig{Handler: echoCloser{h}, respawnIdle: quiet})
+	dial := func() (*websocket.Conn, *Conn) {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		return ws, <-h.opened
+	}
+	echo := func(ws *websocket.Conn, msg string) {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := ws.ReadMessage(); err != nil || string(got) != msg {
+			t.Fatalf("echo %q: got %q, %v", msg, got, err)
+		}
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("still waiting for %s", what)
+			}
+		}
+	}
+
+	ws, c := dial()
+	waitUntil("the mount's clock", func() bool { return c.mount.clock.Load() != 0 })
+	echo(ws, "one")
+	if c.activeAt.Load() <= 0 {
+		t.Fatalf("activeAt = %d after a message, want the mount clock", c.activeAt.Load())
+	}
+	waitUntil("the reader to start afresh", func() bool { return c.activeAt.Load() == 0 })
+	echo(ws, "two")
+
+	// A ping takes the reader to gorilla's read, where it waits for the
+	// next data frame: no respawn there.
+	ws2, c2 := dial()
+	echo(ws2, "one")
+	if err := ws2.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * quiet)
+	if got := c2.activeAt.Load(); got <= 0 {
+		t.Errorf("activeAt = %d while the reader waits in gorilla's read, want it left alone", got)
+	}
+	echo(ws2, "two")
+	select {
+	case got := <-h.closed:
+		t.Fatalf("a connection closed: %v", got)
+	default:
+	}
+}
+
+// echoCloser echoes, and records Open and Close.
+type echoCloser struct{ *closeRecorder }
+
+func (echoCloser) Message(c *Conn, m Message) { _ = c.Send(m.Type, m.Data) }
