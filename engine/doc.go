@@ -49,7 +49,9 @@
 // # Memory
 //
 // An idle connection keeps its reader goroutine (waiting for bytes on the
-// smallest stack, see Conn.readRaw and Conn.waitReadable), a small read buffer
+// smallest stack, see Conn.readRaw and Conn.waitReadable; keepalive does
+// not grow it, and a reader that ran handlers starts afresh on a new
+// goroutine once its connection is quiet, see respawn.go), a small read buffer
 // (MountConfig.ReadBufferSize), gorilla's connection and the request's
 // headers; no write buffer, timer, logger or http.Request of its own.
 //

@@ -72,6 +72,7 @@ func parseBench(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON boo
 	fs.StringVar(&cfg.Payload, "payload", "text", "echo payload: text or json (broadcast always sends JSON)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send, or to hold idle connections (at most 1h)")
 	fs.Int64Var(&cfg.Messages, "messages", 0, "stop after this many messages sent (echo) or published (broadcast); 0: only --duration")
+	fs.IntVar(&cfg.Warmup, "warmup", 0, "idle: messages each connection has echoed before it goes idle (the memory of used connections)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id, to report its CPU per message and RSS per connection from /proc")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "handshakes in progress at once")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -114,6 +115,8 @@ func parseBench(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON boo
 		{cfg.Messages < 0, "--messages", "0 (no cap) or more"},
 		{cfg.ServerPID < 0, "--server-pid", "a process id"},
 		{cfg.DialConcurrency < 1, "--dial-concurrency", "at least 1"},
+		{cfg.Warmup < 0 || cfg.Warmup > loadgen.MaxWarmup, "--warmup", fmt.Sprintf("0 to %d", loadgen.MaxWarmup)},
+		{cfg.Warmup > 0 && mode != string(loadgen.Idle), "--warmup", "--mode idle (it warms up idle connections)"},
 	} {
 		if check.bad {
 			return cfg, false, &usageError{msg: fmt.Sprintf("bench: %s: want %s", check.flag, check.want)}
@@ -173,6 +176,9 @@ func writeSummary(w io.Writer, res *loadgen.Result) {
 	case loadgen.Idle:
 		row("run", "%d of %d connections opened in %.1fs, held %s",
 			res.Opened, res.Conns, res.ConnectSeconds, dur)
+		if res.Sent > 0 {
+			row("warmup", "%d messages echoed before", res.Sent)
+		}
 	}
 	errs := fmt.Sprint(res.Errors)
 	if res.FirstError != "" {

@@ -36,6 +36,8 @@ func TestBench(t *testing.T) {
 			[]string{"10 sent, 10 answered", "errors       0"}},
 		{"idle", echo.URL, []string{"--mode", "idle", "--conns", "20"},
 			[]string{"luaws bench idle", "20 of 20 connections opened", "errors       0", "KiB per idle connection", "rss "}},
+		{"idle after a warmup", echo.URL, []string{"--mode", "idle", "--conns", "20", "--warmup", "2"},
+			[]string{"20 of 20 connections opened", "warmup       40 messages echoed before", "errors       0", "KiB per idle connection"}},
 		{"broadcast", fanout.URL, []string{"--mode", "broadcast", "--conns", "10", "--inflight", "2"},
 			[]string{"luaws bench broadcast", "10 of 10 subscribers, 1 publisher, 2 in flight", "delivered", "fan-out      p50 ", "errors       0", "µs per delivery"}},
 	}
@@ -99,6 +101,8 @@ func TestBenchBadInput(t *testing.T) {
 		{"bad size", []string{"--size", "big", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--size"},
 		{"too many conns", []string{"--conns", "1000000", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--conns"},
 		{"endless", []string{"--duration", "2h", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--duration"},
+		{"negative warmup", []string{"--mode", "idle", "--warmup", "-1", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--warmup: want 0 to 1000"},
+		{"warmup while echoing", []string{"--warmup", "1", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--warmup: want --mode idle"},
 		{"unknown flag", []string{"--bogus", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "luaws bench -h"},
 		{"remote", []string{"ws://192.0.2.1/ws"}, cli.ExitFailure, "not a loopback address"},
 		{"http url", []string{"http://127.0.0.1:1/ws"}, cli.ExitFailure, "want ws:// or wss://"},

@@ -30,6 +30,7 @@ const (
 	MaxInFlight = 1024
 	MaxSize     = 16 << 20
 	MaxDuration = time.Hour
+	MaxWarmup   = 1000
 	// drainTimeout is how long replies still on their way may take after
 	// the run's end.
 	drainTimeout = 5 * time.Second
@@ -59,6 +60,10 @@ type Config struct {
 	// Messages caps the messages sent (echo: over all connections;
 	// broadcast: published); 0 means no cap but Duration.
 	Messages int64
+	// Warmup is, for idle, how many messages each connection sends (the
+	// echo payload) and has answered before it goes idle: the memory of
+	// connections that have been used, not only opened.
+	Warmup int
 	// ServerPID, when set, is the server process whose CPU time and RSS
 	// are read from /proc before and after the run.
 	ServerPID int
@@ -143,6 +148,10 @@ func (c Config) validate(ctx context.Context) error {
 		return fmt.Errorf("duration %s: at most %s", c.Duration, MaxDuration)
 	case c.Messages < 0:
 		return fmt.Errorf("messages %d: want 0 (no cap) or more", c.Messages)
+	case c.Warmup < 0 || c.Warmup > MaxWarmup:
+		return fmt.Errorf("warmup %d: want 0 to %d", c.Warmup, MaxWarmup)
+	case c.Warmup > 0 && c.Mode != Idle:
+		return fmt.Errorf("warmup %d: only for --mode idle", c.Warmup)
 	case c.Payload == PayloadJSON && c.Size < minJSONSize:
 		return fmt.Errorf("size %d: a JSON payload takes at least %d bytes", c.Size, minJSONSize)
 	}

@@ -2,18 +2,25 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
-// idle runs the idle mode: open Conns connections, hold them for Duration,
-// and with ServerPID report the server's RSS per connection.
+// idle runs the idle mode: open Conns connections, have each echo Warmup
+// messages, hold them for Duration, and with ServerPID report the
+// server's RSS per connection.
 func (r *run) idle(ctx context.Context) error {
 	cfg := r.cfg
 	conns, err := r.connect(ctx, cfg.Conns)
 	if err != nil {
 		return err
+	}
+	if cfg.Warmup > 0 {
+		r.res.Sent = r.warmup(ctx, conns)
 	}
 	var (
 		readers sync.WaitGroup
@@ -59,4 +66,41 @@ func (r *run) idle(ctx context.Context) error {
 		s.RSSPerConn = float64(s.RSSAfter-s.RSSBefore) / float64(r.res.Opened)
 	}
 	return nil
+}
+
+// warmup has every connection send Warmup messages, one at a time, and
+// read the replies, DialConcurrency connections at once. A connection
+// that fails is counted, closed and left out (nil). It returns the
+// messages answered.
+func (r *run) warmup(ctx context.Context, conns []*websocket.Conn) int64 {
+	payload := makePayload(r.cfg.Payload, r.cfg.Size)
+	sem := make(chan struct{}, r.cfg.DialConcurrency)
+	var wg sync.WaitGroup
+	var answered atomic.Int64
+	for i, c := range conns {
+		if c == nil || ctx.Err() != nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_ = c.SetReadDeadline(time.Now().Add(drainTimeout))
+			for range r.cfg.Warmup {
+				err := c.WriteMessage(websocket.TextMessage, payload)
+				if err == nil {
+					_, _, err = c.ReadMessage()
+				}
+				if err != nil {
+					r.fail(fmt.Errorf("connection %d: warmup: %w", i, err))
+					_ = c.Close()
+					conns[i] = nil
+					return
+				}
+				answered.Add(1)
+			}
+			_ = c.SetReadDeadline(time.Time{})
+		})
+	}
+	wg.Wait()
+	return answered.Load()
 }
