@@ -19,9 +19,10 @@ import (
 // the runtime does remember, so when a read took everything the socket
 // held (it came back short), the reader waits for the next bytes without
 // looking first, as nginx does. The messages run in that read, on the
-// reader goroutine as before; anything else (a control frame, a fragment,
-// a message longer than the read buffer, a failed socket) goes back to
-// serve's reads, through gorilla, which then come back here.
+// reader goroutine as before, and the keepalive's pongs are taken there;
+// anything else (a ping or close frame, a fragment, a message longer than
+// the read buffer, a failed socket) goes back to serve's reads, through
+// gorilla, which then come back here.
 
 // errWouldBlock is a raw read that found nothing: the reader waits.
 var errWouldBlock = errors.New("engine: read would block")
@@ -172,8 +173,8 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 			c.message(h, Message{Type: typ, Data: data, More: more})
 			continue
 		case framePong:
-			h, _ := c.br.Peek(2)
-			_, _ = c.br.Discard(2 + 4 + int(h[1]&0x7f)) // header, mask key, payload
+			head, _ := c.br.Peek(2)
+			_, _ = c.br.Discard(2 + 4 + int(head[1]&0x7f)) // header, mask key, payload
 			c.pong()
 			continue
 		case frameOther:
@@ -186,7 +187,7 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 			c.readIdle(idler)
 			return false
 		}
-		_, err := c.br.Peek(c.br.Buffered() + 1) // one read, through rawRead
+		_, err := c.br.Peek(c.br.Buffered() + 1) // one read(2), in batchConn.Read
 		switch {
 		case err == errWouldBlock:
 			c.readIdle(idler)
