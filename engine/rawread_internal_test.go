@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,3 +314,75 @@ func TestRespawn(t *testing.T) {
 type echoCloser struct{ *closeRecorder }
 
 func (echoCloser) Message(c *Conn, m Message) { _ = c.Send(m.Type, m.Data) }
+
+// TestReadPathsRandom: a seeded stream of messages of every size (some
+// fragmented, with pings and pongs among them), written in pieces cut at
+// random, comes back whole and in order, whichever read took each piece.
+func TestReadPathsRandom(t *testing.T) {
+	const text, binary, ping, pong, cont, fin = 0x01, 0x02, 0x89, 0x8a, 0x00, 0x80
+	rng := rand.New(rand.NewPCG(7, 11))
+	var stream []byte
+	var want []string
+	pings := 0
+	for i := range 300 {
+		size := rng.IntN(40)
+		switch rng.IntN(10) {
+		case 0:
+			size = 200 + rng.IntN(400) // about the read buffer's size
+		case 1:
+			size = 2000 + rng.IntN(3000) // longer than it
+		}
+		msg := strings.Repeat(string(rune('a'+i%26)), size)
+		switch rng.IntN(8) {
+		case 0: // fragmented in two
+			half := size / 2
+			stream = append(stream, clientFrame(binary, msg[:half])...)
+			stream = append(stream, clientFrame(fin|cont, msg[half:])...)
+		default:
+			stream = append(stream, clientFrame(fin|text, msg)...)
+		}
+		want = append(want, msg)
+		switch rng.IntN(12) {
+		case 0:
+			stream = append(stream, clientFrame(ping, "p")...)
+			pings++
+		case 1:
+			stream = append(stream, clientFrame(pong, "")...)
+		}
+	}
+	// A last message: its echo comes after every pong.
+	stream = append(stream, clientFrame(fin|text, "end")...)
+	want = append(want, "end")
+	ws, _, err := websocket.DefaultDialer.Dial(startServer(t, echoer{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var pongs atomic.Int32
+	ws.SetPongHandler(func(string) error { pongs.Add(1); return nil })
+	go func() {
+		for rest := stream; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(700))
+			if _, err := ws.NetConn().Write(rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+			if rng.IntN(4) == 0 {
+				time.Sleep(time.Millisecond) // now and then, a read of its own
+			}
+		}
+	}()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, w := range want {
+		_, got, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d of %d: %v", i, len(want), err)
+		}
+		if string(got) != w {
+			t.Fatalf("message %d: got %d bytes %.20q, want %d bytes %.20q", i, len(got), got, len(w), w)
+		}
+	}
+	if got := pongs.Load(); int(got) != pings {
+		t.Errorf("got %d pongs, want %d", got, pings)
+	}
+}
