@@ -57,7 +57,7 @@ func TestBufferedFrame(t *testing.T) {
 			br := bufio.NewReaderSize(bytes.NewReader(tt.buffered), 512)
 			_, _ = br.Peek(min(len(tt.buffered), 512)) // fill the buffer as a read would
 			c := &Conn{br: br}
-			if got := c.bufferedFrame(); got != tt.want {
+			if got, _, _ := c.bufferedFrame(); got != tt.want {
 				t.Errorf("bufferedFrame() = %d, want %d", got, tt.want)
 			}
 			if got, want := c.messageBuffered(), tt.want == frameMessage; got != want {

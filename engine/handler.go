@@ -11,10 +11,10 @@ import (
 // message in the order it arrived, then Close exactly once, one at a
 // time: Open on the upgrade request's goroutine, the others on the
 // connection's reader goroutine. A method may block; Message and Close
-// hold back the reads of that connection only, Open its 101 response. A panic in Open or Message
-// is logged and closes the connection with 1011
-// (websocket.CloseInternalServerErr); a panic in Close is logged. The server
-// and the other connections go on.
+// hold back the reads of that connection only, Open its 101 response. A
+// panic in Open or Message is logged and closes the connection with 1011
+// (websocket.CloseInternalServerErr); a panic in Close is logged. The
+// server and the other connections go on.
 type Handler interface {
 	// Open is called once the upgrade is accepted and the connection
 	// registered, just before the 101 response goes out: what it sends

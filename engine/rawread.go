@@ -36,20 +36,22 @@ const (
 )
 
 // bufferedFrame tells what the read buffer holds at its front; it never
-// reads. Without our own read buffer it is frameOther.
-func (c *Conn) bufferedFrame() int {
+// reads. Without our own read buffer it is frameOther. For a whole frame
+// (frameMessage, framePong) it also gives the lengths of its header (mask
+// key included) and of its payload.
+func (c *Conn) bufferedFrame() (kind, head, size int) {
 	if c.br == nil {
-		return frameOther
+		return frameOther, 0, 0
 	}
 	n := c.br.Buffered()
 	if n < 2 {
-		return frameMore
+		return frameMore, 0, 0
 	}
 	h, _ := c.br.Peek(min(n, 14)) // the longest header; within the buffer: no read
 	if h[0]&0x80 == 0 {
-		return frameOther // a fragment: the message may not be whole
+		return frameOther, 0, 0 // a fragment: the message may not be whole
 	}
-	kind := frameMessage
+	kind = frameMessage
 	switch h[0] & 0x0f {
 	case 1, 2: // text, binary
 	case 0x0a:
@@ -57,35 +59,35 @@ func (c *Conn) bufferedFrame() int {
 		// idle connection goes back to wait in the raw read, not in
 		// gorilla's frame parser (a bigger stack). A bad one is gorilla's.
 		if h[0] != 0x8a || h[1]&0x80 == 0 || h[1]&0x7f > 125 {
-			return frameOther
+			return frameOther, 0, 0
 		}
 		kind = framePong
 	default:
-		return frameOther // a control frame: gorilla answers it itself
+		return frameOther, 0, 0 // a control frame: gorilla answers it itself
 	}
-	size, head := int64(h[1]&0x7f), 2
+	size, head = int(h[1]&0x7f), 2
 	switch size {
 	case 126:
 		if len(h) < 4 {
-			return frameMore
+			return frameMore, 0, 0
 		}
-		size, head = int64(uint16(h[2])<<8|uint16(h[3])), 4
+		size, head = int(h[2])<<8|int(h[3]), 4
 	case 127:
 		if len(h) < 10 {
-			return frameMore
+			return frameMore, 0, 0
 		}
-		size, head = 1<<62, 10 // longer than any read buffer
+		return frameOther, 0, 0 // a 64-bit length: longer than any read buffer
 	}
 	if h[1]&0x80 != 0 {
 		head += 4 // the mask key
 	}
 	switch {
-	case size <= int64(n-head):
-		return kind
-	case size > int64(c.br.Size()-head):
-		return frameOther
+	case size <= n-head:
+		return kind, head, size
+	case size > c.br.Size()-head:
+		return frameOther, 0, 0
 	}
-	return frameMore
+	return frameMore, 0, 0
 }
 
 // takeMessage reads the whole data message at the front of the read
@@ -93,25 +95,17 @@ func (c *Conn) bufferedFrame() int {
 // stays so: the payload is unmasked into a slice of its own size and the
 // frame consumed. It leaves to readMessage (ok false) what gorilla must
 // see: a compressed frame (or one with other reserved bits), an unmasked
-// one (a protocol error) and one over MaxMessageSize. bufferedFrame must
-// have said frameMessage.
-func (c *Conn) takeMessage() (typ int, data []byte, ok bool) {
-	h, _ := c.br.Peek(min(c.br.Buffered(), 14))
-	if h[0]&0x70 != 0 || h[1]&0x80 == 0 {
+// one (a protocol error) and one over MaxMessageSize. head and size are
+// bufferedFrame's, which must have said frameMessage.
+func (c *Conn) takeMessage(head, size int) (typ int, data []byte, ok bool) {
+	frame, _ := c.br.Peek(head + size) // within the buffer: no read
+	if frame[0]&0x70 != 0 || frame[1]&0x80 == 0 || int64(size) > c.mount.cfg.MaxMessageSize {
 		return 0, nil, false
 	}
-	size, head := int(h[1]&0x7f), 2
-	if size == 126 { // (a 64-bit length is never frameMessage)
-		size, head = int(h[2])<<8|int(h[3]), 4
-	}
-	if int64(size) > c.mount.cfg.MaxMessageSize {
-		return 0, nil, false
-	}
-	frame, _ := c.br.Peek(head + 4 + size) // within the buffer: no read
 	data = make([]byte, size)
-	unmask(data, frame[head+4:], frame[head:head+4])
+	unmask(data, frame[head:], frame[head-4:head])
 	_, _ = c.br.Discard(len(frame))
-	return int(h[0] & 0x0f), data, true
+	return int(frame[0] & 0x0f), data, true
 }
 
 // unmask writes src XOR the 4-byte mask key to dst (RFC 6455, 5.3).
@@ -131,7 +125,10 @@ func unmask(dst, src, key []byte) {
 // whole data message: one unfragmented text or binary frame, all of it
 // read. Without our own read buffer (TLS, or a small ReadBufferSize) it
 // reports false.
-func (c *Conn) messageBuffered() bool { return c.bufferedFrame() == frameMessage }
+func (c *Conn) messageBuffered() bool {
+	kind, _, _ := c.bufferedFrame()
+	return kind == frameMessage
+}
 
 // canReadRaw reports whether the connection can use readRaw: a socket with
 // a file descriptor (not TLS) and our own read buffer.
@@ -155,10 +152,11 @@ func (c *Conn) readRaw(h Handler, idler ReadIdler) {
 // messages in the read buffer, refills it, and tells readRaw to wait
 // (false) or to return (true).
 func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
+	kind, head, size := c.bufferedFrame()
 	for {
-		switch c.bufferedFrame() {
+		switch kind {
 		case frameMessage:
-			typ, data, ok := c.takeMessage()
+			typ, data, ok := c.takeMessage(head, size)
 			var err error
 			if !ok {
 				typ, data, err = c.readMessage() // all of it is in the buffer: no read
@@ -169,13 +167,13 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 				}
 				return true
 			}
-			more := c.messageBuffered()
-			c.message(h, Message{Type: typ, Data: data, More: more})
+			kind, head, size = c.bufferedFrame()
+			c.message(h, Message{Type: typ, Data: data, More: kind == frameMessage})
 			continue
 		case framePong:
-			head, _ := c.br.Peek(2)
-			_, _ = c.br.Discard(2 + 4 + int(head[1]&0x7f)) // header, mask key, payload
+			_, _ = c.br.Discard(head + size)
 			c.pong()
+			kind, head, size = c.bufferedFrame()
 			continue
 		case frameOther:
 			return true
@@ -195,6 +193,7 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 		case err != nil:
 			return true
 		}
+		kind, head, size = c.bufferedFrame()
 	}
 }
 
