@@ -115,7 +115,7 @@ func (m *Mount) swap(vms []*vm) {
 
 // install makes nv the worker's VM, closes the old one and runs nv's reload
 // handler for every connection of the worker, in id order. It runs on the
-// worker, between two events (w.mu held).
+// worker, between two events (by whoever holds its drain).
 func (w *worker) install(nv *vm) {
 	old := w.vm
 	w.vm = nv

@@ -19,7 +19,7 @@ const minEvery = time.Millisecond
 // timer is one luaws.after or luaws.every. It belongs to the VM that made
 // it: its callback runs on that VM's worker, and closing the VM (stop,
 // reload) cancels it. Its Go timer only posts an event to the worker;
-// every other field is guarded by the worker's mu.
+// every other field is only touched with the worker's drain held.
 type timer struct {
 	v      *vm
 	fn     *lua.LFunction

@@ -16,7 +16,7 @@ import (
 
 // vm is one loaded version of the script in one worker: an LState, the
 // handlers the script returned, and what the bindings cache in it. A vm is
-// used only with its worker's mu held (or, before it serves, by the one
+// used only by whoever holds its worker's drain (or, before it serves, by the one
 // that loads it).
 type vm struct {
 	L     *lua.LState
@@ -164,7 +164,7 @@ func (v *vm) loadError(err error) error {
 }
 
 // close cancels the VM's timers and closes its LState. Call it on the
-// worker (w.mu held) once the VM serves no more (or never served).
+// worker (its drain held) once the VM serves no more (or never served).
 func (v *vm) close() {
 	if v.closed {
 		return

@@ -34,7 +34,7 @@ const (
 type guard struct {
 	state atomic.Uint64 // seq<<guardShift | guardBusy | guardStopped
 
-	// Whoever runs the worker's Lua (w.mu held) only.
+	// Whoever holds the worker's drain (and so runs its Lua) only.
 	seq   uint64
 	depth int // nested calls: only the outermost is watched
 
@@ -55,7 +55,7 @@ type guard struct {
 // HandlerTimeout, or past one tick while the heap is over MemoryLimit, is
 // stopped and returns an error whose message names the script and line
 // where it was stopped and ends with the reason. Only with the worker's
-// mu held; everything that calls Lua for an event goes through pcall.
+// drain held; everything that calls Lua for an event goes through pcall.
 func (v *vm) pcall(nargs, nret int) error {
 	g := &v.w.guard
 	if g.depth > 0 {
