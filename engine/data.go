@@ -128,6 +128,24 @@ func (d *Data) Snapshot() map[string]any {
 	return m
 }
 
+// Replace swaps the whole map for a copy of the top level of m (nil
+// empties it), as one step: a reader on another worker sees the old keys
+// or the new ones, never a mix.
+func (d *Data) Replace(m map[string]any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.kv, d.m = nil, nil
+	switch {
+	case len(m) > smallData:
+		d.m = maps.Clone(m)
+	case len(m) > 0:
+		d.kv = make([]dataEntry, 0, len(m))
+		for k, v := range m {
+			d.kv = append(d.kv, dataEntry{k, v})
+		}
+	}
+}
+
 // Update runs f with the map locked for writing, for read-modify-write.
 func (d *Data) Update(f func(m map[string]any)) {
 	d.mu.Lock()

@@ -117,3 +117,34 @@ func TestDataGrows(t *testing.T) {
 		}
 	}
 }
+
+// TestDataReplace swaps the whole map, small and large, and keeps a copy.
+func TestDataReplace(t *testing.T) {
+	d := engine.NewData(map[string]any{"old": "x"})
+	big := map[string]any{}
+	for i := range 20 {
+		big[fmt.Sprint("k", i)] = int64(i)
+	}
+	for _, m := range []map[string]any{{"a": "1"}, big, nil, {"b": true}} {
+		d.Replace(m)
+		if d.Len() != len(m) {
+			t.Fatalf("Replace(%d keys): Len %d", len(m), d.Len())
+		}
+		for k, v := range m {
+			if got, _ := d.Get(k); got != v {
+				t.Errorf("Get(%s): got %v, want %v", k, got, v)
+			}
+		}
+		if _, ok := d.Get("old"); ok {
+			t.Errorf("Replace kept an old key")
+		}
+		for k := range m {
+			m[k] = "changed"
+		}
+		for k := range m {
+			if got, _ := d.Get(k); got == "changed" {
+				t.Errorf("Replace kept the caller's map, not a copy")
+			}
+		}
+	}
+}

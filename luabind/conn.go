@@ -227,7 +227,14 @@ func (v *vm) installConnMeta() {
 	L := v.L
 	mt := luar.MT(L, (*Conn)(nil))
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("conn.%s is read-only (store your own values in conn.data)", L.CheckString(2))
+		key := L.CheckString(2)
+		if ud, ok := L.Get(1).(*lua.LUserData); ok && key == "data" {
+			if c, ok := ud.Value.(*Conn); ok {
+				v.replaceData(L, c.c.Data(), L.Get(3))
+				return 0
+			}
+		}
+		L.RaiseError("conn.%s is read-only (store your own values in conn.data)", key)
 		return 0
 	}))
 	noArith(L, mt.LTable, "conn")

@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -78,6 +79,53 @@ func noArith(L *lua.LState, mt *lua.LTable, what string) {
 	})
 	mt.RawSetString("__unm", fn)
 	mt.RawSetString("__pow", fn)
+}
+
+// replaceData is conn.data = val: a table (or another conn.data) becomes
+// the whole map, each key converted as conn.data.key = v converts it;
+// anything else raises and leaves the map as it was.
+func (v *vm) replaceData(L *lua.LState, d *engine.Data, val lua.LValue) {
+	if ud, ok := val.(*lua.LUserData); ok {
+		if other, ok := ud.Value.(*engine.Data); ok {
+			if other != d {
+				d.Replace(other.Snapshot())
+			}
+			return
+		}
+	}
+	t, ok := val.(*lua.LTable)
+	if !ok {
+		L.RaiseError("conn.data = %s: want a table", val.Type())
+	}
+	m := make(map[string]any)
+	var err error
+	t.ForEach(func(k, e lua.LValue) {
+		if err != nil {
+			return
+		}
+		var key string
+		switch k := k.(type) {
+		case lua.LString:
+			key = string(k)
+		case lua.LNumber:
+			key = strconv.FormatFloat(float64(k), 'g', -1, 64)
+		default:
+			err = fmt.Errorf("conn.data keys are strings, got a %s", k.Type())
+			return
+		}
+		var gv any
+		if gv, err = ToGo(v.codec, e); err != nil {
+			err = fmt.Errorf("conn.data.%s: %w", key, err)
+			return
+		}
+		if gv != nil {
+			m[key] = gv
+		}
+	})
+	if err != nil {
+		L.RaiseError("%s", err.Error())
+	}
+	d.Replace(m)
 }
 
 func checkData(L *lua.LState) *engine.Data {

@@ -3,6 +3,7 @@ package luabind_test
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -128,5 +129,54 @@ return M
 	send(t, bob, "1")
 	if got := read(t, bob); got != "ann" {
 		t.Fatalf("bob reads conn 1's name: got %q, want ann", got)
+	}
+}
+
+// TestDataReplace assigns conn.data as a whole: the old keys go, the new
+// ones are copied as conn.data.key = v copies them, and what cannot be
+// stored raises without touching the map.
+func TestDataReplace(t *testing.T) {
+	ts := newTestServer(t, `
+local M = {}
+function M.open(conn) conn.data.old = "x"; conn.data.keep = 1 end
+local cases = {
+  table = function(conn) local t = { a = { 1, 2 }, b = "two" }; conn.data = t; t.b = "changed" end,
+  empty = function(conn) conn.data = {} end,
+  itself = function(conn) conn.data = conn.data end,
+  other = function(conn) conn.data = luaws.get(conn.id).data end,
+  many = function(conn) local t = {}; for i = 1, 20 do t["k" .. i] = i end; conn.data = t end,
+  number = function(conn) conn.data = 5 end,
+  func = function(conn) conn.data = { f = print } end,
+  nilval = function(conn) conn.data = nil end,
+}
+function M.message(conn, msg)
+  local ok, err = pcall(cases[msg], conn)
+  conn:send(ok and "ok" or (tostring(err):gsub("^.-:%d+: ", "")))
+  conn:send(conn.data)
+end
+return M
+`, serverOpts{serializer: "json"})
+	many := map[string]any{}
+	for i := 1; i <= 20; i++ {
+		many["k"+strconv.Itoa(i)] = float64(i)
+	}
+	manyJSON, _ := json.Marshal(many)
+	const old = `{"old":"x","keep":1}`
+	for _, tc := range []struct{ op, err, data string }{
+		{"table", "ok", `{"a":[1,2],"b":"two"}`},
+		{"empty", "ok", `{}`},
+		{"itself", "ok", old},
+		{"other", "ok", old},
+		{"many", "ok", string(manyJSON)},
+		{"number", "conn.data = number: want a table", old},
+		{"func", "conn.data.f: cannot store a function", old},
+		{"nilval", "conn.data = nil: want a table", old},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			c := ts.dial(t, "")
+			send(t, c, `"`+tc.op+`"`)
+			jsonEqual(t, tc.op+" error", read(t, c), strconv.Quote(tc.err))
+			jsonEqual(t, tc.op+" data", read(t, c), tc.data)
+		})
 	}
 }
