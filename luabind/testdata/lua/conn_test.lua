@@ -26,7 +26,7 @@ end
 
 function T.read_only(conn)
   raises(function() conn.id = 3 end, "conn.id is read-only", "id")
-  raises(function() conn.data = {} end, "conn.data is read-only", "data")
+  raises(function() conn.data = 5 end, "conn.data = number: want a table", "data replaced by a number")
   raises(function() conn.mine = 1 end, "conn.mine is read-only (store your own values in conn.data)", "new field")
   raises(function() return -conn end, "arithmetic on conn", "unary minus")
   eq(conn.id, 1, "id unchanged")
