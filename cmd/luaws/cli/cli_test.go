@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +28,23 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 // TestMain fails the run if goroutines outlive the tests, not counting
 // os/signal's loop: serve's signal.Notify for SIGHUP starts it once, and it
 // lives as long as the process.
-func TestMain(m *testing.M) { enginetest.Main(m, "os/signal.loop") }
+//
+// With LUAWS_TEST_CLI_MAIN=1 the test binary is luaws itself: it runs
+// cli.Main on its arguments, as cmd/luaws does, so that a test can start
+// `luaws serve` as a child process (systemd socket activation) without
+// building it.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	enginetest.Main(m, "os/signal.loop")
+}
+
+// childEnv makes the test binary run cli.Main (see TestMain).
+const childEnv = "LUAWS_TEST_CLI_MAIN"
 
 // server is `luaws serve` running in-process through cli.Main.
 type server struct {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,9 +20,14 @@ import (
 // Config is everything serve needs, from flags or luaws.toml. Field docs
 // give the TOML key and the default.
 type Config struct {
-	// Listen (listen) is the address to listen on. Defaults to
-	// 127.0.0.1:8080; port 0 picks a free port.
+	// Listen (listen) is the address to listen on: host:port (port 0
+	// picks a free port), unix:PATH, or "systemd" for the socket systemd
+	// passed. Defaults to 127.0.0.1:8080, or to systemd when systemd
+	// passed sockets (LISTEN_FDS).
 	Listen string
+	// SocketMode (socket_mode) is the permission of a unix: socket luaws
+	// creates. Defaults to 0660.
+	SocketMode fs.FileMode
 	// AdminListen (admin_listen), when set, serves /metrics and /healthz
 	// on this address instead of on Listen.
 	AdminListen string
@@ -116,7 +122,7 @@ type MountConfig struct {
 
 // Keys of each table, in the order the README lists them.
 var (
-	topKeys = []string{"listen", "admin_listen", "static", "log_format", "log_level", "watch",
+	topKeys = []string{"listen", "socket_mode", "admin_listen", "static", "log_format", "log_level", "watch",
 		"max_connections", "handshake_timeout", "shutdown_timeout",
 		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount"}
 	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
@@ -129,8 +135,13 @@ var (
 
 // defaultConfig is the configuration before flags and file.
 func defaultConfig() Config {
+	listen := "127.0.0.1:8080"
+	if activated() {
+		listen = listenSystemd
+	}
 	return Config{
-		Listen:           "127.0.0.1:8080",
+		Listen:           listen,
+		SocketMode:       defaultSocketMode,
 		HandshakeTimeout: 10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
 		LogFormat:        "text",
@@ -165,6 +176,27 @@ func loadConfig(file string, cfg Config) (Config, error) {
 	t := doc.top()
 	t.str("listen", &cfg.Listen)
 	t.str("admin_listen", &cfg.AdminListen)
+	for _, key := range []string{"listen", "admin_listen"} {
+		addr := cfg.Listen
+		if key == "admin_listen" {
+			addr = cfg.AdminListen
+		}
+		if msg := checkListen(addr); msg != "" {
+			t.fail(key, "%s", msg)
+		}
+	}
+	if cfg.AdminListen == listenSystemd {
+		t.fail("admin_listen", "only listen takes the socket systemd passed")
+	}
+	var mode string
+	t.str("socket_mode", &mode)
+	if mode != "" {
+		m, err := parseMode(mode)
+		if err != nil {
+			t.fail("socket_mode", "%v", err)
+		}
+		cfg.SocketMode = m
+	}
 	t.str("log_format", &cfg.LogFormat)
 	t.str("log_level", &cfg.LogLevel)
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
@@ -366,6 +398,15 @@ func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountC
 	}
 	t.finish("[[mount]]", mountKeys)
 	return mc
+}
+
+// parseMode parses a socket mode: octal permission bits like "0660".
+func parseMode(s string) (fs.FileMode, error) {
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || n > 0o777 {
+		return 0, fmt.Errorf("want octal permission bits like \"0660\", got %q", s)
+	}
+	return fs.FileMode(n), nil
 }
 
 func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }

@@ -110,6 +110,7 @@ type serveFlags struct {
 	fs *flag.FlagSet
 
 	config, listen, adminListen, static, tlsCert, tlsKey string
+	socketMode                                           string
 	logFormat, logLevel                                  string
 	maxConns, maxConnsPerAddr                            int
 	handshakeTimeout, shutdownTimeout                    time.Duration
@@ -129,7 +130,8 @@ func newServeFlags() *serveFlags {
 	fs.SetOutput(io.Discard)
 	def := defaultConfig()
 	fs.StringVar(&f.config, "config", "", "luaws.toml with mounts, static files, TLS, broker; flags given too override it")
-	fs.StringVar(&f.listen, "listen", def.Listen, "address to listen on; port 0 picks a free port")
+	fs.StringVar(&f.listen, "listen", def.Listen, "address to listen on: host:port (port 0 picks a free port), unix:PATH, or systemd (the socket systemd passed; the default when it passed one)")
+	fs.StringVar(&f.socketMode, "socket-mode", "0660", "permission bits of a unix: socket luaws creates (octal)")
 	fs.StringVar(&f.adminListen, "admin-listen", "", "serve /metrics and /healthz on this address instead of --listen")
 	fs.StringVar(&f.static, "static", "", "directory of static files to serve at /")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM): serve wss://")
@@ -209,6 +211,21 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 	}
 	if set["admin-listen"] {
 		cfg.AdminListen = f.adminListen
+	}
+	if set["socket-mode"] {
+		mode, err := parseMode(f.socketMode)
+		if err != nil {
+			return &usageError{msg: "--socket-mode: " + err.Error()}
+		}
+		cfg.SocketMode = mode
+	}
+	for flag, addr := range map[string]string{"--listen": cfg.Listen, "--admin-listen": cfg.AdminListen} {
+		if msg := checkListen(addr); msg != "" {
+			return &usageError{msg: flag + " " + msg}
+		}
+	}
+	if cfg.AdminListen == listenSystemd {
+		return &usageError{msg: "--admin-listen systemd: only --listen takes the socket systemd passed", try: "--admin-listen unix:/run/luaws/admin.sock"}
 	}
 	if set["log-format"] {
 		cfg.LogFormat = f.logFormat
@@ -473,14 +490,14 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen, cfg.SocketMode)
 	if err != nil {
 		return printError(stderr, &usageError{msg: "listen: " + err.Error(), try: "luaws serve --listen 127.0.0.1:0 ..."})
 	}
 	var adminSrv *http.Server
 	var adminLn net.Listener
 	if cfg.AdminListen != "" {
-		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		if adminLn, err = listen(cfg.AdminListen, cfg.SocketMode); err != nil {
 			ln.Close()
 			return printError(stderr, &usageError{msg: "admin listen: " + err.Error(), try: "luaws serve --admin-listen 127.0.0.1:0 ..."})
 		}
@@ -513,13 +530,13 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		}()
 	}
 	for _, m := range srv.Mounts() {
-		fmt.Fprintf(stdout, "luaws listening on %s://%s%s\n", scheme, ln.Addr(), m.Path())
+		fmt.Fprintf(stdout, "luaws listening on %s%s\n", listenURL(scheme, ln.Addr()), m.Path())
 	}
 	for _, prefix := range slices.Sorted(maps.Keys(cfg.Static)) {
-		fmt.Fprintf(stdout, "luaws serving static files on %s://%s%s\n", httpScheme(tlsConfig), ln.Addr(), prefix)
+		fmt.Fprintf(stdout, "luaws serving static files on %s%s\n", listenURL(httpScheme(tlsConfig), ln.Addr()), prefix)
 	}
 	if adminLn != nil {
-		fmt.Fprintf(stdout, "luaws metrics at http://%s/metrics\n", adminLn.Addr())
+		fmt.Fprintf(stdout, "luaws metrics at %s/metrics\n", listenURL("http", adminLn.Addr()))
 	}
 
 	code := ExitOK
