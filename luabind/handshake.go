@@ -54,6 +54,10 @@ func (m *Mount) pickWorker() *worker {
 //   - a Lua error, or any other value: reject with 403, logged with the
 //     script's file:line.
 func (m *Mount) Handshake(req *engine.Request) (engine.HandshakeReply, error) {
+	if m.pen.isBanned(req.RemoteAddr, time.Now()) {
+		return engine.HandshakeReply{}, &engine.Rejection{Status: http.StatusTooManyRequests,
+			Body: "too many of this address's handlers were stopped (handler_timeout): try again later"}
+	}
 	if m.hooks.Load()&hookHandshake == 0 {
 		return engine.HandshakeReply{}, nil
 	}

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
 )
@@ -26,6 +29,7 @@ type Mount struct {
 	prog    atomic.Pointer[Program]
 	hooks   atomic.Uint32 // hookHandshake, hookError of the loaded script
 	stats   stats
+	pen     *penalties // stopped handlers by client address
 
 	reloadMu       sync.Mutex // one reload at a time; guards stopped
 	stopped        bool
@@ -50,7 +54,8 @@ func New(opts Options) (*Mount, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{opts: opts, log: opts.Logger.With(engine.LogKeyScript, opts.Script)}
+	m := &Mount{opts: opts, log: opts.Logger.With(engine.LogKeyScript, opts.Script),
+		pen: newPenalties(opts.BanAfterStops, opts.BanDuration)}
 	m.prog.Store(prog)
 	for i := range opts.Workers {
 		w := newWorker(m, i)
@@ -120,6 +125,10 @@ func (m *Mount) Open(c *engine.Conn) {
 // otherwise the message waits in the worker's queue.
 func (m *Mount) Message(c *engine.Conn, msg engine.Message) {
 	cs := stateOf(c)
+	if m.pen.isBanned(c.Request().RemoteAddr, time.Now()) {
+		c.Close(websocket.ClosePolicyViolation, "too many handlers stopped: try again later")
+		return
+	}
 	cs.held = msg.More
 	cs.w.post(event{kind: evMessage, cs: cs, typ: msg.Type, data: msg.Data, hold: msg.More})
 }

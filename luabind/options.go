@@ -30,6 +30,15 @@ type Options struct {
 	// limit (GOMEMLIMIT) when one is set, 1 GiB otherwise; negative turns
 	// the check off.
 	MemoryLimit int64
+	// BanAfterStops and BanDuration bound what one client address can do
+	// to a worker with handlers that run until they are stopped: an
+	// address whose handlers were stopped BanAfterStops times within
+	// BanDuration is banned for BanDuration. Its handshakes are refused
+	// with 429 and its open connections closed with 1008 at their next
+	// message. BanAfterStops defaults to 3; BanDuration defaults to one
+	// minute, negative turns bans off.
+	BanAfterStops int
+	BanDuration   time.Duration
 	// MaxStringSize bounds the string one builtin call may build:
 	// string.rep, string.format, string.gsub, table.concat,
 	// luaws.json.encode and the encoding of conn:send and luaws.broadcast.
@@ -76,6 +85,12 @@ func (o Options) withDefaults() Options {
 		if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
 			o.MemoryLimit = limit
 		}
+	}
+	if o.BanAfterStops <= 0 {
+		o.BanAfterStops = 3
+	}
+	if o.BanDuration == 0 {
+		o.BanDuration = time.Minute
 	}
 	if o.MaxStringSize <= 0 {
 		o.MaxStringSize = 16 << 20

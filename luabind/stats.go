@@ -40,6 +40,7 @@ func (m *Mount) ScriptStats() metrics.ScriptStats {
 		Durations: make(map[string]metrics.HistogramSnapshot, len(handlerLabels)),
 	}
 	st.ReloadsOK, st.ReloadsRefused = m.ReloadStats()
+	st.Bans, st.BanRefusals = m.pen.bans.Load(), m.pen.refused.Load()
 	for i, l := range handlerLabels {
 		st.Durations[l] = m.stats.durations[i].Snapshot()
 	}

@@ -46,6 +46,11 @@ var (
 	descReloads = prometheus.NewDesc("luaws_reloads_total",
 		"Hot reloads of the mount's script, by result: ok or refused (the old code kept serving).",
 		[]string{"mount", "result"}, nil)
+	descBans = prometheus.NewDesc("luaws_address_bans_total",
+		"Client addresses banned for ban_duration because their handlers were stopped ban_after_stops times.",
+		[]string{"mount"}, nil)
+	descBanRefusals = prometheus.NewDesc("luaws_ban_refusals_total",
+		"Handshakes (429) and messages (1008) of banned client addresses refused.", []string{"mount"}, nil)
 	descDuration = prometheus.NewDesc("luaws_handler_duration_seconds",
 		"Run time of the script's handlers, by handler.", []string{"mount", "handler"}, nil)
 	descBrokerUp = prometheus.NewDesc("luaws_broker_up",
@@ -67,7 +72,7 @@ func NewCollector(srv *engine.Server) *Collector { return &Collector{srv: srv} }
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descAccepted, descRejected, descMsgsIn, descBytesIn,
-		descMsgsOut, descBytesOut, descSlow, descIdle, descLuaErrors, descReloads, descDuration,
+		descMsgsOut, descBytesOut, descSlow, descIdle, descLuaErrors, descReloads, descBans, descBanRefusals, descDuration,
 		descBrokerUp, descBrokerMsgs} {
 		ch <- d
 	}
@@ -116,6 +121,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descLuaErrors, ss.LuaErrors, path)
 		counter(descReloads, ss.ReloadsOK, path, "ok")
 		counter(descReloads, ss.ReloadsRefused, path, "refused")
+		counter(descBans, ss.Bans, path)
+		counter(descBanRefusals, ss.BanRefusals, path)
 		for _, name := range slices.Sorted(maps.Keys(ss.Durations)) {
 			h := ss.Durations[name]
 			ch <- prometheus.MustNewConstHistogram(descDuration, h.Count, h.Sum, h.Buckets, path, name)

@@ -7,6 +7,10 @@ type ScriptStats struct {
 	LuaErrors uint64
 	// ReloadsOK and ReloadsRefused count hot reloads.
 	ReloadsOK, ReloadsRefused uint64
+	// Bans counts client addresses banned because their handlers were
+	// stopped too often; BanRefusals the handshakes and messages of
+	// banned addresses refused.
+	Bans, BanRefusals uint64
 	// Durations holds a histogram of handler run times by handler name
 	// ("open", "message", "close", "handshake", "error", "timer").
 	Durations map[string]HistogramSnapshot

@@ -97,6 +97,12 @@ type MountConfig struct {
 	Workers int
 	// HandlerTimeout (handler_timeout) bounds one handler call. Defaults to 1 s.
 	HandlerTimeout time.Duration
+	// BanAfterStops (ban_after_stops) and BanDuration (ban_duration): a
+	// client address whose handlers were stopped (handler_timeout)
+	// BanAfterStops times within BanDuration is refused for BanDuration.
+	// Default 3 and 1 minute; ban_duration = "off" turns bans off (-1).
+	BanAfterStops int
+	BanDuration   time.Duration
 	// MaxMessageSize (max_message_size) in bytes, e.g. "64KiB". Defaults to 1 MiB.
 	MaxMessageSize int64
 	// SendQueueSize (send_queue_size) is how many messages may wait for one
@@ -126,7 +132,7 @@ var (
 		"max_connections", "handshake_timeout", "shutdown_timeout",
 		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount"}
 	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
-		"max_message_size", "send_queue_size", "subprotocols", "allowed_origins", "compression",
+		"ban_after_stops", "ban_duration", "max_message_size", "send_queue_size", "subprotocols", "allowed_origins", "compression",
 		"ping_interval", "pong_timeout", "idle_timeout", "middleware", "middleware_init"}
 	tlsKeys     = []string{"cert", "key"}
 	brokerKeys  = []string{"kind", "url", "prefix"}
@@ -341,6 +347,8 @@ func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountC
 		}
 	}
 	t.duration("handler_timeout", &mc.HandlerTimeout, false)
+	t.count("ban_after_stops", &mc.BanAfterStops)
+	t.duration("ban_duration", &mc.BanDuration, true)
 	t.size("max_message_size", &mc.MaxMessageSize)
 	t.count("send_queue_size", &mc.SendQueueSize)
 	t.strings("subprotocols", &mc.Subprotocols)

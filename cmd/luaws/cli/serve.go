@@ -445,6 +445,8 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			Script:         mc.Script,
 			Workers:        mc.Workers,
 			HandlerTimeout: mc.HandlerTimeout,
+			BanAfterStops:  mc.BanAfterStops,
+			BanDuration:    mc.BanDuration,
 			Watch:          !cfg.NoWatch,
 			Logger:         mlog,
 		})
