@@ -39,6 +39,8 @@ type Config struct {
 	Broker BrokerConfig
 	// Mounts ([[mount]]) lists the WebSocket endpoints.
 	Mounts []MountConfig
+	// Proxies ([[proxy]]) pass plain HTTP under their paths to upstream apps.
+	Proxies []ProxyConfig
 	// MaxConnections (max_connections, or max_connections.total) caps open
 	// connections over all mounts; 0 means no cap.
 	MaxConnections int
@@ -130,7 +132,7 @@ type MountConfig struct {
 var (
 	topKeys = []string{"listen", "socket_mode", "admin_listen", "static", "log_format", "log_level", "watch",
 		"max_connections", "handshake_timeout", "shutdown_timeout",
-		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount"}
+		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount", "proxy"}
 	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
 		"ban_after_stops", "ban_duration", "max_message_size", "send_queue_size", "subprotocols", "allowed_origins", "compression",
 		"ping_interval", "pong_timeout", "idle_timeout", "middleware", "middleware_init"}
@@ -292,14 +294,30 @@ func loadConfig(file string, cfg Config) (Config, error) {
 		// Redis unix:// sockets.
 	}
 
-	paths := map[string]bool{}
+	paths := map[string]string{} // path → what serves it
+	for prefix := range cfg.Static {
+		paths[prefix] = "static"
+	}
 	for _, mt := range t.tables("mount") {
 		mc := decodeMount(mt, defaults, rel)
-		if paths[mc.Path] {
+		switch paths[mc.Path] {
+		case "":
+		case "static":
+			mt.fail("path", "%s is mounted and served as static files; give one of them another path", mc.Path)
+		default:
 			mt.fail("path", "%s is mounted twice", mc.Path)
 		}
-		paths[mc.Path] = true
+		paths[mc.Path] = "mount"
 		cfg.Mounts = append(cfg.Mounts, mc)
+	}
+	for _, pt := range t.tables("proxy") {
+		pc := decodeProxy(pt)
+		if by := paths[pc.Path]; by != "" {
+			what := map[string]string{"static": "served as static files", "mount": "mounted", "proxy": "proxied"}[by]
+			pt.fail("path", "%s is already %s; each path has one handler", pc.Path, what)
+		}
+		paths[pc.Path] = "proxy"
+		cfg.Proxies = append(cfg.Proxies, pc)
 	}
 	if _, ok := t.m["mount"]; !ok {
 		doc.errs = append(doc.errs, &ConfigError{File: file, Msg: "no [[mount]]: give at least one WebSocket endpoint",
@@ -307,6 +325,26 @@ func loadConfig(file string, cfg Config) (Config, error) {
 	}
 	t.finish("the file", topKeys)
 	return cfg, doc.err()
+}
+
+// decodeProxy reads one [[proxy]].
+func decodeProxy(t *table) ProxyConfig {
+	pc := ProxyConfig{Path: "/"}
+	t.str("path", &pc.Path)
+	if !strings.HasPrefix(pc.Path, "/") {
+		t.fail("path", "want a path starting with /, got %q", pc.Path)
+	}
+	t.str("upstream", &pc.Upstream)
+	if _, ok := t.m["upstream"]; !ok {
+		t.doc.fail(t.path, "", "no upstream: give upstream = \"http://127.0.0.1:3000\"")
+	} else if _, err := parseUpstream(pc.Upstream); err != nil {
+		t.fail("upstream", "%v", err)
+	}
+	t.boolean("strip_prefix", &pc.StripPrefix)
+	t.duration("connect_timeout", &pc.ConnectTimeout, false)
+	t.duration("response_timeout", &pc.ResponseTimeout, false)
+	t.finish("[[proxy]]", proxyKeys)
+	return pc
 }
 
 // decodeMount reads one [[mount]].

@@ -482,6 +482,15 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			return printError(stderr, &usageError{msg: fmt.Sprintf("static %s: %v", prefix, err)})
 		}
 	}
+	for _, pc := range cfg.Proxies {
+		h, err := newProxy(pc, log)
+		if err == nil {
+			err = srv.Handle(pc.Path, h)
+		}
+		if err != nil {
+			return printError(stderr, &usageError{msg: fmt.Sprintf("proxy %s: %v", pc.Path, err)})
+		}
+	}
 	admin := adminHandlers(srv, log)
 	if cfg.AdminListen == "" {
 		for pattern, h := range admin {
@@ -536,6 +545,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	}
 	for _, prefix := range slices.Sorted(maps.Keys(cfg.Static)) {
 		fmt.Fprintf(stdout, "luaws serving static files on %s%s\n", listenURL(httpScheme(tlsConfig), ln.Addr()), prefix)
+	}
+	for _, pc := range cfg.Proxies {
+		fmt.Fprintf(stdout, "luaws proxying %s%s to %s\n", listenURL(httpScheme(tlsConfig), ln.Addr()), pc.Path, pc.Upstream)
 	}
 	if adminLn != nil {
 		fmt.Fprintf(stdout, "luaws metrics at %s/metrics\n", listenURL("http", adminLn.Addr()))
