@@ -1,5 +1,5 @@
 // Command luaws serves WebSocket endpoints whose behaviour is written in Lua.
-// See the README, or run "luaws help".
+// See the README and docs/, or run "luaws help".
 package main
 
 import (

@@ -16,7 +16,7 @@ import (
 
 const benchUsage = `Usage: luaws bench [flags] URL
 
-Measures a WebSocket server on loopback (see the README's "Performance"):
+Measures a WebSocket server on loopback (see docs/performance.md):
   --mode echo       connections send messages and time the echoes
                     (server: luaws serve scripts/echo.lua)
   --mode idle       open connections and hold them; with --server-pid,

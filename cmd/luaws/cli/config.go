@@ -128,7 +128,7 @@ type MountConfig struct {
 	MiddlewareInit map[string]map[string]any
 }
 
-// Keys of each table, in the order the README lists them.
+// Keys of each table, in the order docs/config.md lists them.
 var (
 	topKeys = []string{"listen", "socket_mode", "admin_listen", "static", "log_format", "log_level", "watch",
 		"max_connections", "handshake_timeout", "shutdown_timeout",

@@ -212,20 +212,20 @@ idle_timeout = "off"
 	}
 }
 
-// TestREADMEExample loads the annotated luaws.toml of the README, with
-// the files it names, so that the example stays true.
-func TestREADMEExample(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
+// TestConfigReferenceExample loads the annotated luaws.toml of
+// docs/config.md, with the files it names, so that the example stays true.
+func TestConfigReferenceExample(t *testing.T) {
+	readme, err := os.ReadFile("../../../docs/config.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, section, ok := strings.Cut(string(readme), "## Configuration file (luaws.toml)")
 	if !ok {
-		t.Fatal("README has no configuration section")
+		t.Fatal("docs/config.md has no configuration section")
 	}
 	_, block, ok := strings.Cut(section, "```toml\n")
 	if !ok {
-		t.Fatal("README's configuration section has no toml block")
+		t.Fatal("docs/config.md's configuration section has no toml block")
 	}
 	block, _, _ = strings.Cut(block, "```")
 
