@@ -107,6 +107,41 @@ func (b *batchConn) tryFlush(w *rawWriter) (done bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.holding = false
+	return b.tryFlushLocked(w)
+}
+
+// tryWrite writes batch, data frames of size bytes at most with their
+// headers, after anything pending, without waiting: neither for the
+// socket nor for b.mu, which a write blocked on a full socket holds
+// (another goroutine's control frame). written reports whether the frames
+// were taken: false, with a nil error, when b is busy or its buffer too
+// full to take them without a blocking write. What the socket does not
+// take at once stays for the next flush; done reports whether everything
+// went out.
+func (b *batchConn) tryWrite(w *rawWriter, batch []frame, size int) (written, done bool, err error) {
+	if !b.mu.TryLock() {
+		return false, false, nil
+	}
+	defer b.mu.Unlock()
+	if b.closeSent {
+		return false, false, websocket.ErrCloseSent
+	}
+	if b.buf != nil && len(*b.buf)+size > batchMax {
+		return false, false, nil
+	}
+	if b.buf == nil {
+		b.buf = batchPool.Get().(*[]byte)
+	}
+	for i := range batch {
+		f := &batch[i]
+		*b.buf = append(frameHeader(*b.buf, f.typ, len(f.data)), f.data...)
+	}
+	done, err = b.tryFlushLocked(w)
+	return true, done, err
+}
+
+// tryFlushLocked is tryFlush with b.mu held and no hold to end.
+func (b *batchConn) tryFlushLocked(w *rawWriter) (done bool, err error) {
 	if b.buf == nil {
 		return true, nil
 	}
@@ -143,10 +178,9 @@ const (
 // and no close frame went out. When the socket takes only part of it, the
 // rest waits as tryFlush's leftovers do.
 func (b *batchConn) tryControl(w *rawWriter, p []byte) int {
-	if b.raw == nil {
+	if b.raw == nil || !b.mu.TryLock() { // held by a write that may be blocked: the caller's goroutine sends p
 		return controlNotWritten
 	}
-	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.framing || b.closeSent || b.buf != nil {
 		return controlNotWritten
@@ -160,16 +194,6 @@ func (b *batchConn) tryControl(w *rawWriter, p []byte) int {
 		return controlPartly
 	}
 	return controlNotWritten // a full socket, or a failed one, which gorilla's write then finds
-}
-
-// abandon ends a hold and drops what it kept: the connection is failing.
-func (b *batchConn) abandon() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.holding = false
-	if b.buf != nil {
-		b.release()
-	}
 }
 
 // release gives the buffer back to the pool. b.mu must be held.

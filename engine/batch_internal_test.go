@@ -113,3 +113,52 @@ func TestBatchConnHold(t *testing.T) {
 		t.Errorf("got %q, %v, want \"one two three\"", got, err)
 	}
 }
+
+// TestBatchConnTryNeverWaits: while a write blocks on a full socket (a
+// keepalive ping's, the reader's pong), holding the batchConn, the writes
+// that must not wait (a Flusher's tryWrite for many connections, tend's
+// ping) return at once, written or not, instead of waiting up to the
+// write timeout behind it.
+func TestBatchConnTryNeverWaits(t *testing.T) {
+	server, client := tcpPair(t)
+	b := newBatchConn(server)
+	b.upgraded()
+	var w rawWriter
+	chunk := make([]byte, 16<<10)
+	for i := 0; ; i++ { // fill the socket: the peer never reads
+		if i > 10_000 {
+			t.Fatal("160 MB written without the socket filling up")
+		}
+		n, err := w.write(b.raw, chunk)
+		if err != nil || n < len(chunk) {
+			break
+		}
+	}
+	_ = server.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	blocked := make(chan error, 1)
+	go func() { _, err := b.Write([]byte{0x89, 0}); blocked <- err }() // a ping through gorilla: blocks, holding b
+	// Until the blocked write holds b: a tryControl finds it locked, or
+	// the write already failed.
+	for b.mu.TryLock() {
+		b.mu.Unlock()
+		select {
+		case err := <-blocked:
+			t.Fatalf("the write on a full socket returned %v, want it to block", err)
+		case <-time.After(time.Millisecond): // polls for the goroutine; no timing is asserted
+		}
+	}
+
+	start := time.Now()
+	written, _, err := b.tryWrite(&w, []frame{{typ: 2, data: []byte("x")}}, 1+maxFrameHeader)
+	if written || err != nil {
+		t.Errorf("tryWrite behind a blocked write: got written %v, err %v, want false, nil", written, err)
+	}
+	if got := b.tryControl(&w, pingFrame); got != controlNotWritten {
+		t.Errorf("tryControl behind a blocked write: got %d, want controlNotWritten", got)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("tryWrite and tryControl waited %v for the blocked write", waited)
+	}
+	client.Close()
+	<-blocked
+}

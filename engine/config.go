@@ -63,6 +63,16 @@ type MountConfig struct {
 	// SendQueueSize is how many messages may wait for one connection's
 	// writer before it is closed as a slow consumer with 1008. Defaults to 1024.
 	SendQueueSize int
+	// SendQueueBytes is how many payload bytes may wait for one
+	// connection: those queued and those its writer is writing. A message
+	// that would take it past this closes the connection as a slow
+	// consumer with 1008, as SendQueueSize does; a message alone in the
+	// queue always goes, however large. A broadcast counts its full size
+	// for every connection it is queued for. Defaults to 4 ×
+	// MaxMessageSize (4 MiB with the default), so that an echo can have
+	// four replies of the largest message in flight, and one client that
+	// never reads holds that much and no more.
+	SendQueueBytes int64
 	// WriteTimeout bounds a connection's writes: a write that blocks past
 	// its deadline fails and closes the connection. The deadline is moved
 	// to WriteTimeout ahead when less than half of it is left, so a blocked
@@ -102,11 +112,14 @@ const (
 	DefaultMountPath      = "/ws"
 	DefaultMaxMessageSize = 1 << 20
 	DefaultSendQueueSize  = 1024
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultPingInterval   = 30 * time.Second
-	DefaultPongTimeout    = 10 * time.Second
-	DefaultCloseTimeout   = 3 * time.Second
-	DefaultReadBufferSize = 288
+	// DefaultSendQueueBytesPerMessage: SendQueueBytes defaults to this
+	// many times MaxMessageSize.
+	DefaultSendQueueBytesPerMessage = 4
+	DefaultWriteTimeout             = 10 * time.Second
+	DefaultPingInterval             = 30 * time.Second
+	DefaultPongTimeout              = 10 * time.Second
+	DefaultCloseTimeout             = 3 * time.Second
+	DefaultReadBufferSize           = 288
 )
 
 func (c Config) withDefaults() Config {
@@ -134,6 +147,9 @@ func (c MountConfig) withDefaults() MountConfig {
 	}
 	if c.SendQueueSize <= 0 {
 		c.SendQueueSize = DefaultSendQueueSize
+	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = DefaultSendQueueBytesPerMessage * c.MaxMessageSize
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -48,12 +48,16 @@ type Conn struct {
 	filters     []MessageFilter // from the mount's middleware; reader goroutine only
 	state       atomic.Int32    // changed only with mu held
 
-	mu         sync.Mutex
-	queue      []frame      // waiting for the writer
-	spare      []frame      // the writer's last batch, reused
-	writing    bool         // a writer goroutine (or writeNow) is writing
-	writerStop bool         // tend asks the idle writer to exit
-	idleSince  atomic.Int64 // the mount clock when the writer began to wait for more; 0 if it does not
+	mu    sync.Mutex
+	queue []frame // waiting for the writer
+	spare []frame // the writer's last batch, reused
+	// queuedBytes is the payload bytes in queue, flightBytes those of the
+	// batch being written (the writer's or writeNow's): together they are
+	// what SendQueueBytes bounds.
+	queuedBytes, flightBytes int64
+	writing                  bool         // a writer goroutine (or writeNow) is writing
+	writerStop               bool         // tend asks the idle writer to exit
+	idleSince                atomic.Int64 // the mount clock when the writer began to wait for more; 0 if it does not
 	// writeDeadline is the writer's deadline (UnixNano); the writer
 	// goroutine's own.
 	writeDeadline int64
@@ -70,12 +74,22 @@ type Conn struct {
 	topics map[string]struct{} // guarded by mount.topics.mu
 }
 
-// frame is one queued outgoing message.
+// frame is one queued outgoing message. A broadcast's has pm and also
+// typ and data, which an uncompressed connection writes itself (see
+// writeFrames).
 type frame struct {
 	typ  int
 	data []byte
 	pm   *websocket.PreparedMessage
-	size int // payload bytes of pm, for metrics; 0 if unknown
+	size int // payload bytes of pm, for metrics and SendQueueBytes; 0 if unknown
+}
+
+// bytes is what f counts against SendQueueBytes.
+func (f *frame) bytes() int64 {
+	if f.pm != nil {
+		return int64(f.size)
+	}
+	return int64(len(f.data))
 }
 
 // ID returns the connection id: 1 for the server's first connection, never reused.
@@ -143,6 +157,15 @@ func (c *Conn) SendPrepared(pm *websocket.PreparedMessage) error {
 	return c.enqueue(frame{pm: pm}, nil)
 }
 
+// Queued returns how many messages and payload bytes wait for the
+// connection's writer, counting those it is writing: what
+// MountConfig.SendQueueSize and SendQueueBytes bound.
+func (c *Conn) Queued() (messages int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.queuedBytes + c.flightBytes
+}
+
 // Ping queues a ping; the payload is cut to 125 bytes.
 func (c *Conn) Ping(payload []byte) error {
 	if len(payload) > 125 {
@@ -178,8 +201,12 @@ func (c *Conn) abort(code int, reason string) {
 	}
 	c.state.Store(stateClosing)
 	c.closeCode, c.closeReason = code, cutReason(reason)
-	c.queue = nil
+	c.queue, c.queuedBytes = nil, 0
 	c.mu.Unlock()
+	// A write blocked on a full socket (the writer's, a ping's) holds the
+	// socket and gorilla's lock until its deadline: have it fail within
+	// the second the close frame is given, not after WriteTimeout.
+	_ = c.bc.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 	go func() {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		c.closeSocket()
@@ -196,14 +223,19 @@ func (c *Conn) enqueue(f frame, fl *Flusher) error {
 	}
 	// Before the upgrade is done (c.ws == nil) nothing can drain the queue
 	// yet: it is not a slow consumer.
-	if len(c.queue) >= c.mount.cfg.SendQueueSize && c.ws != nil {
+	cfg := &c.mount.cfg
+	n := f.bytes()
+	if c.ws != nil && (len(c.queue) >= cfg.SendQueueSize ||
+		c.queuedBytes+c.flightBytes > 0 && c.queuedBytes+c.flightBytes+n > cfg.SendQueueBytes) {
+		msgs, bytes := len(c.queue), c.queuedBytes+c.flightBytes
 		c.mu.Unlock()
-		c.logger().Warn("slow consumer", LogKeyError, ErrSlowConsumer)
+		c.logger().Warn("slow consumer", LogKeyError, ErrSlowConsumer, "queued_messages", msgs, "queued_bytes", bytes)
 		c.mount.stats.slowCloses.Add(1)
 		c.abort(websocket.ClosePolicyViolation, "send queue full")
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, f)
+	c.queuedBytes += n
 	switch {
 	case fl == nil || c.writing:
 		c.kickLocked()
@@ -423,7 +455,7 @@ func (c *Conn) finish(err error) {
 	c.mu.Lock()
 	c.state.Store(stateClosed)
 	code, reason := c.closeCode, c.closeReason
-	c.queue = nil
+	c.queue, c.queuedBytes = nil, 0
 	select {
 	case c.wake <- struct{}{}:
 	default:

@@ -221,6 +221,7 @@ func TestCloseCodes(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
+			mount:   func(mc *engine.MountConfig) { mc.SendQueueBytes = 64 << 20 }, // all 400 replies may wait
 			anyMsgs: true, wantClient: 4001, wantCode: 4001, wantReason: "bye",
 		},
 		{

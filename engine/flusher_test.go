@@ -84,7 +84,7 @@ func TestFlusherFullSocket(t *testing.T) {
 			c.Close(websocket.CloseNormalClosure, "done")
 		}
 	}
-	_, url := newTestServer(t, mountOf(h, func(mc *engine.MountConfig) { mc.SendQueueSize = 2 * msgs }))
+	_, url := newTestServer(t, mountOf(h, func(mc *engine.MountConfig) { mc.SendQueueSize, mc.SendQueueBytes = 2*msgs, 2*msgs*size }))
 	ws := dial(t, url)
 	var pings []string
 	var mu sync.Mutex

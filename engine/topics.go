@@ -186,7 +186,7 @@ func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	}
 	n := 0
 	for c := range set {
-		if c.enqueue(frame{pm: pm, size: len(data)}, nil) == nil {
+		if c.enqueue(frame{typ: messageType, data: data, pm: pm, size: len(data)}, nil) == nil {
 			n++
 		}
 	}
@@ -207,7 +207,7 @@ func (m *Mount) deliverAll(messageType int, data []byte, except uint64, fl *Flus
 	}
 	n := 0
 	for _, c := range conns {
-		if c.id != except && c.enqueue(frame{pm: pm, size: len(data)}, fl) == nil {
+		if c.id != except && c.enqueue(frame{typ: messageType, data: data, pm: pm, size: len(data)}, fl) == nil {
 			n++
 		}
 	}

@@ -50,6 +50,7 @@ func (c *Conn) writeLoop() {
 			continue
 		}
 		c.queue = c.spare[:0]
+		c.flightBytes, c.queuedBytes = c.queuedBytes, 0
 		c.writerStop = false
 		c.idleSince.Store(0)
 		c.mu.Unlock()
@@ -58,6 +59,7 @@ func (c *Conn) writeLoop() {
 		clear(batch)
 		c.mu.Lock()
 		c.spare = batch[:0]
+		c.flightBytes = 0
 		if err != nil {
 			c.writeFailed(err)
 			return
@@ -93,7 +95,7 @@ func (c *Conn) writeFailed(err error) {
 	if wasOpen {
 		c.state.Store(stateClosing)
 	}
-	c.queue = nil
+	c.queue, c.queuedBytes, c.flightBytes = nil, 0, 0
 	c.mu.Unlock()
 	if wasOpen && !errors.Is(err, websocket.ErrCloseSent) {
 		c.logger().Warn("write failed", LogKeyError, err)
@@ -103,9 +105,13 @@ func (c *Conn) writeFailed(err error) {
 
 // writeNow writes the queued messages from the calling goroutine, without
 // blocking and without waking a writer goroutine, when it can: no writer
-// is running, the queue holds only data messages, and the socket has a
-// file descriptor (not TLS). What the socket does not take at once, and
-// what can not be written this way, goes to a writer goroutine.
+// is running, the queue holds only data messages whose bytes it has (not
+// a SendPrepared's), the mount does not compress, and the socket has a
+// file descriptor (not TLS). It never waits for the socket, nor for a lock
+// that a write blocked on a full socket holds (a keepalive ping's, the
+// reader's pong): a Flusher writes for many connections, and one slow
+// client must not delay the others. What the socket does not take at
+// once, and what can not be written this way, goes to a writer goroutine.
 func (c *Conn) writeNow(w *rawWriter) {
 	c.mu.Lock()
 	c.flusher = nil
@@ -113,18 +119,17 @@ func (c *Conn) writeNow(w *rawWriter) {
 		c.mu.Unlock()
 		return
 	}
-	inline := c.bc.canTry()
+	inline := c.bc.canTry() && !c.mount.cfg.Compression
 	size := 0
-	for _, f := range c.queue {
+	for i := range c.queue {
+		f := &c.queue[i]
 		switch {
-		case f.pm != nil && f.size == 0:
-			inline = false // a prepared frame of unknown size (SendPrepared)
-		case f.pm != nil:
-			size += f.size + maxFrameHeader
-		case f.typ == websocket.TextMessage || f.typ == websocket.BinaryMessage:
-			size += len(f.data) + maxFrameHeader
-		default:
+		case f.typ != websocket.TextMessage && f.typ != websocket.BinaryMessage:
 			inline = false // a control frame: the writer sets deadlines for it
+		case f.pm != nil && f.data == nil:
+			inline = false // a prepared frame of unknown bytes (SendPrepared)
+		default:
+			size += len(f.data) + maxFrameHeader
 		}
 	}
 	if size > batchMax/2 {
@@ -137,20 +142,33 @@ func (c *Conn) writeNow(w *rawWriter) {
 	}
 	batch := c.queue
 	c.queue = c.spare[:0]
+	c.flightBytes, c.queuedBytes = c.queuedBytes, 0
 	c.writing = true
 	c.mu.Unlock()
 
-	c.bc.hold()
-	err := c.writeFrames(batch, time.Time{})
-	done := false
-	if err == nil {
-		done, err = c.bc.tryFlush(w)
-	} else {
-		c.bc.abandon()
+	written, done, err := c.bc.tryWrite(w, batch, size)
+	if written {
+		var bytes uint64
+		for i := range batch {
+			bytes += uint64(len(batch[i].data))
+		}
+		c.mount.stats.msgsOut.Add(uint64(len(batch)))
+		c.mount.stats.bytesOut.Add(bytes)
+	}
+	c.mu.Lock()
+	if !written && err == nil {
+		// The socket is busy (a blocked write holds it): the writer
+		// writes the batch, before what came meanwhile.
+		c.queue = append(batch, c.queue...)
+		c.queuedBytes += c.flightBytes
+		c.flightBytes = 0
+		c.startWriterLocked()
+		c.mu.Unlock()
+		return
 	}
 	clear(batch)
-	c.mu.Lock()
 	c.spare = batch[:0]
+	c.flightBytes = 0
 	switch {
 	case err != nil:
 		c.writeFailed(err)
@@ -189,8 +207,8 @@ func (c *Conn) writeBatch(batch []frame) error {
 }
 
 // writeFrames writes frames: data frames by themselves (writeData) unless
-// the mount compresses them, the others with gorilla; control frames get
-// deadline.
+// the mount compresses them, broadcasts included (their prepared frame is
+// the same bytes), the others with gorilla; control frames get deadline.
 func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 	cfg := c.mount.cfg
 	var msgs, bytes uint64
@@ -201,7 +219,7 @@ func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 	for _, f := range batch {
 		var err error
 		switch {
-		case f.pm != nil:
+		case f.pm != nil && (cfg.Compression || f.data == nil):
 			err = c.ws.WritePreparedMessage(f.pm)
 			msgs, bytes = msgs+1, bytes+uint64(f.size)
 		case f.typ == websocket.CloseMessage:

@@ -110,6 +110,10 @@ type MountConfig struct {
 	// SendQueueSize (send_queue_size) is how many messages may wait for one
 	// slow client before it is closed with 1008. Defaults to 1024.
 	SendQueueSize int
+	// SendQueueBytes (send_queue_bytes) is how many bytes of messages may
+	// wait for one slow client before it is closed with 1008, e.g. "4MiB".
+	// Defaults to 4 × MaxMessageSize.
+	SendQueueBytes int64
 	// Subprotocols (subprotocols) the mount speaks, in preference order.
 	Subprotocols []string
 	// AllowedOrigins (allowed_origins); empty means same host only, "*" any.
@@ -134,7 +138,7 @@ var (
 		"max_connections", "handshake_timeout", "shutdown_timeout",
 		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount", "proxy"}
 	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
-		"ban_after_stops", "ban_duration", "max_message_size", "send_queue_size", "subprotocols", "allowed_origins", "compression",
+		"ban_after_stops", "ban_duration", "max_message_size", "send_queue_size", "send_queue_bytes", "subprotocols", "allowed_origins", "compression",
 		"ping_interval", "pong_timeout", "idle_timeout", "middleware", "middleware_init"}
 	tlsKeys     = []string{"cert", "key"}
 	brokerKeys  = []string{"kind", "url", "prefix"}
@@ -389,6 +393,7 @@ func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountC
 	t.duration("ban_duration", &mc.BanDuration, true)
 	t.size("max_message_size", &mc.MaxMessageSize)
 	t.count("send_queue_size", &mc.SendQueueSize)
+	t.size("send_queue_bytes", &mc.SendQueueBytes)
 	t.strings("subprotocols", &mc.Subprotocols)
 	t.strings("allowed_origins", &mc.AllowedOrigins)
 	t.boolean("compression", &mc.Compression)

@@ -165,6 +165,7 @@ workers = "auto"
 handler_timeout = 0.25
 max_message_size = 4096
 send_queue_size = 16
+send_queue_bytes = "2MiB"
 allowed_origins = ["*"]
 compression = true
 middleware = ["real_ip", "bearer"]
@@ -199,6 +200,7 @@ idle_timeout = "off"
 		{"a.handler_timeout", a.HandlerTimeout, 250 * time.Millisecond},
 		{"a.max_message_size", a.MaxMessageSize, int64(4096)},
 		{"a.send_queue_size", a.SendQueueSize, 16},
+		{"a.send_queue_bytes", a.SendQueueBytes, int64(2 << 20)},
 		{"a.allowed_origins", a.AllowedOrigins, []string{"*"}},
 		{"a.compression", a.Compression, true},
 		{"a.middleware_init.bearer.query", a.MiddlewareInit["bearer"]["query"], "token"},

@@ -460,6 +460,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			Serializer:     mc.Serializer,
 			MaxMessageSize: mc.MaxMessageSize,
 			SendQueueSize:  mc.SendQueueSize,
+			SendQueueBytes: mc.SendQueueBytes,
 			Subprotocols:   mc.Subprotocols,
 			AllowedOrigins: mc.AllowedOrigins,
 			Compression:    mc.Compression,
