@@ -78,6 +78,8 @@ type Request struct {
 	// connection does not keep it (its context, URL and the rest) alive:
 	// read it in those two only.
 	HTTP *http.Request
+	// TLS is what the TLS handshake settled, or nil without TLS.
+	TLS *TLSInfo
 
 	rawQuery string
 	header   packedHeader

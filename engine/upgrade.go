@@ -142,6 +142,7 @@ func newRequest(r *http.Request) *Request {
 		RemoteAddr:   r.RemoteAddr,
 		Subprotocols: websocket.Subprotocols(r),
 		HTTP:         r,
+		TLS:          newTLSInfo(r.TLS),
 		rawQuery:     r.URL.RawQuery,
 		header:       packHeader(r.Header),
 	}

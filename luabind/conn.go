@@ -276,6 +276,12 @@ func (v *vm) installConnMeta() {
 							c.query = valuesTable(L, c.c.Request().Query())
 						}
 						val = c.query
+					case "tls":
+						if info := c.c.Request().TLS; info != nil {
+							val = tlsTable(L, info)
+						} else {
+							val = lua.LNil
+						}
 					case "headers":
 						if c.headers == nil {
 							c.headers = valuesTable(L, c.c.Request().Header())

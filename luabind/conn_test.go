@@ -26,6 +26,7 @@ function M.open(conn, req)
     tostring = tostring(conn),
     req_path = req.path, req_query = req.query, req_subprotocols = req.subprotocols,
     req_agent = req.headers["X-Test"], req_remote_addr = req.remote_addr,
+    tls = tostring(conn.tls), req_tls = tostring(req.tls),
   })
 end
 return M
@@ -48,6 +49,7 @@ return M
 		"tostring": "conn 1",
 		"req_path": "/ws", "req_query": map[string]any{"a": "1, 2", "b": "x y"},
 		"req_subprotocols": []any{"other", "chat"}, "req_agent": "hello", "req_remote_addr": addr,
+		"tls": "nil", "req_tls": "nil", // without TLS; with it: cli's TestClientCertificates
 	}
 	for k, w := range want {
 		if g, _ := json.Marshal(got[k]); string(g) != mustJSON(t, w) {

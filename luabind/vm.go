@@ -322,6 +322,12 @@ func (v *vm) requestTable(r *engine.Request) *lua.LTable {
 			val = valuesTable(L, r.Query())
 		case "headers":
 			val = valuesTable(L, r.Header())
+		case "tls":
+			if r.TLS == nil {
+				L.Push(lua.LNil)
+				return 1
+			}
+			val = tlsTable(L, r.TLS)
 		default:
 			L.Push(lua.LNil)
 			return 1
@@ -331,6 +337,28 @@ func (v *vm) requestTable(r *engine.Request) *lua.LTable {
 		return 1
 	}))
 	L.SetMetatable(t, mt)
+	return t
+}
+
+// tlsTable is req.tls and conn.tls: what the TLS handshake settled.
+func tlsTable(L *lua.LState, info *engine.TLSInfo) *lua.LTable {
+	t := L.CreateTable(0, 4)
+	t.RawSetString("version", lua.LString(info.Version))
+	t.RawSetString("cipher", lua.LString(info.Cipher))
+	t.RawSetString("server_name", lua.LString(info.ServerName))
+	if c := info.Client; c != nil {
+		ct := L.CreateTable(0, 5)
+		ct.RawSetString("subject", lua.LString(c.Subject))
+		ct.RawSetString("issuer", lua.LString(c.Issuer))
+		sans := L.CreateTable(len(c.SANs), 0)
+		for i, s := range c.SANs {
+			sans.RawSetInt(i+1, lua.LString(s))
+		}
+		ct.RawSetString("sans", sans)
+		ct.RawSetString("serial", lua.LString(c.Serial))
+		ct.RawSetString("fingerprint_sha256", lua.LString(c.FingerprintSHA256))
+		t.RawSetString("client", ct)
+	}
 	return t
 }
 

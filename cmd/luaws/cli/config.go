@@ -64,10 +64,21 @@ type Config struct {
 	LogFormat, LogLevel string
 }
 
-// TLSConfig names the files for TLS ([tls]).
+// TLSConfig names the files for TLS ([tls]). SIGHUP reads them again.
 type TLSConfig struct {
 	// Cert (cert) and Key (key) are PEM files.
 	Cert, Key string
+	// ClientCA (client_ca) is a PEM file of the CAs that sign client
+	// certificates; with it the server asks clients for one.
+	ClientCA string
+	// ClientAuth (client_auth) is "require" (the default with ClientCA:
+	// no certificate, no connection) or "verify_if_given" (a certificate
+	// is checked when sent; a client without one gets through, and the
+	// script sees no req.tls.client).
+	ClientAuth string
+	// MinVersion (min_version) is the oldest TLS version accepted, "1.2"
+	// (default) or "1.3".
+	MinVersion string
 }
 
 // BrokerConfig is the [broker] section: which broker carries
@@ -140,7 +151,7 @@ var (
 	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
 		"ban_after_stops", "ban_duration", "max_message_size", "send_queue_size", "send_queue_bytes", "subprotocols", "allowed_origins", "compression",
 		"ping_interval", "pong_timeout", "idle_timeout", "middleware", "middleware_init"}
-	tlsKeys     = []string{"cert", "key"}
+	tlsKeys     = []string{"cert", "key", "client_ca", "client_auth", "min_version"}
 	brokerKeys  = []string{"kind", "url", "prefix"}
 	maxConnKeys = []string{"total", "per_addr"}
 )
@@ -263,6 +274,9 @@ func loadConfig(file string, cfg Config) (Config, error) {
 	if tt := t.sub("tls"); tt != nil {
 		tt.str("cert", &cfg.TLS.Cert)
 		tt.str("key", &cfg.TLS.Key)
+		tt.str("client_ca", &cfg.TLS.ClientCA)
+		tt.str("client_auth", &cfg.TLS.ClientAuth)
+		tt.str("min_version", &cfg.TLS.MinVersion)
 		tt.finish("[tls]", tlsKeys)
 		switch {
 		case cfg.TLS.Cert == "" && cfg.TLS.Key == "":
@@ -273,7 +287,12 @@ func loadConfig(file string, cfg Config) (Config, error) {
 			doc.fail(tt.path, "", "cert without key")
 		default:
 			cfg.TLS.Cert, cfg.TLS.Key = rel(cfg.TLS.Cert), rel(cfg.TLS.Key)
-			if tt.fileExists("cert", cfg.TLS.Cert) && tt.fileExists("key", cfg.TLS.Key) {
+			caFound := true
+			if cfg.TLS.ClientCA != "" {
+				cfg.TLS.ClientCA = rel(cfg.TLS.ClientCA)
+				caFound = tt.fileExists("client_ca", cfg.TLS.ClientCA)
+			}
+			if tt.fileExists("cert", cfg.TLS.Cert) && tt.fileExists("key", cfg.TLS.Key) && caFound {
 				if _, err := loadTLS(cfg.TLS); err != nil {
 					var te *tlsError
 					if errors.As(err, &te) && te.field != "" {

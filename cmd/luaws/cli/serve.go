@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,6 +109,7 @@ type serveFlags struct {
 	fs *flag.FlagSet
 
 	config, listen, adminListen, static, tlsCert, tlsKey string
+	tlsClientCA, tlsClientAuth, tlsMinVersion            string
 	socketMode                                           string
 	logFormat, logLevel                                  string
 	maxConns, maxConnsPerAddr                            int
@@ -136,6 +136,9 @@ func newServeFlags() *serveFlags {
 	fs.StringVar(&f.static, "static", "", "directory of static files to serve at /")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM): serve wss://")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (PEM)")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "CA file (PEM) that signs client certificates: ask clients for one")
+	fs.StringVar(&f.tlsClientAuth, "tls-client-auth", "", "with --tls-client-ca: require (default) or verify_if_given")
+	fs.StringVar(&f.tlsMinVersion, "tls-min-version", "1.2", "oldest TLS version accepted: 1.2 or 1.3")
 	fs.StringVar(&f.logFormat, "log-format", def.LogFormat, "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", def.LogLevel, "log level: debug, info, warn or error")
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most open connections over all mounts; 0: no cap")
@@ -264,6 +267,15 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 	if set["tls-key"] {
 		cfg.TLS.Key = f.tlsKey
 	}
+	if set["tls-client-ca"] {
+		cfg.TLS.ClientCA = f.tlsClientCA
+	}
+	if set["tls-client-auth"] {
+		cfg.TLS.ClientAuth = f.tlsClientAuth
+	}
+	if set["tls-min-version"] {
+		cfg.TLS.MinVersion = f.tlsMinVersion
+	}
 	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
 		return &usageError{msg: "--tls-cert and --tls-key go together", try: "luaws serve --tls-cert cert.pem --tls-key key.pem ..."}
 	}
@@ -347,50 +359,6 @@ func splitList(s string) []string {
 	return out
 }
 
-// tlsError is a certificate or key that does not load; field is "cert",
-// "key", or "" when the two do not match.
-type tlsError struct {
-	field, msg string
-}
-
-func (e *tlsError) Error() string { return e.msg }
-
-// loadTLS loads the certificate and key.
-func loadTLS(c TLSConfig) (*tls.Config, error) {
-	certPEM, err := os.ReadFile(c.Cert)
-	if err != nil {
-		return nil, &tlsError{"cert", err.Error()}
-	}
-	keyPEM, err := os.ReadFile(c.Key)
-	if err != nil {
-		return nil, &tlsError{"key", err.Error()}
-	}
-	if !hasPEM(certPEM, "CERTIFICATE") {
-		return nil, &tlsError{"cert", c.Cert + ": no PEM certificate in it"}
-	}
-	if !hasPEM(keyPEM, "PRIVATE KEY") {
-		return nil, &tlsError{"key", c.Key + ": no PEM private key in it"}
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, &tlsError{"", fmt.Sprintf("%s, %s: %s", c.Cert, c.Key, strings.TrimPrefix(err.Error(), "tls: "))}
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// hasPEM reports whether data holds a PEM block whose type ends in kind.
-func hasPEM(data []byte, kind string) bool {
-	for {
-		var b *pem.Block
-		if b, data = pem.Decode(data); b == nil {
-			return false
-		}
-		if strings.HasSuffix(b.Type, kind) {
-			return true
-		}
-	}
-}
-
 // run starts the server described by cfg and serves until ctx ends.
 func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	log, err := newLogger(cfg, stderr)
@@ -399,11 +367,16 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	}
 	defer tuneGC()()
 	var tlsConfig *tls.Config
+	var tlsFiles *reloadableTLS
 	if cfg.TLS.Cert != "" {
-		if tlsConfig, err = loadTLS(cfg.TLS); err != nil {
+		if tlsFiles, err = newReloadableTLS(cfg.TLS); err != nil {
 			return printError(stderr, &usageError{msg: tlsFlagError(err),
-				try: "check that --tls-cert and --tls-key (or [tls] cert and key) name readable PEM files of one pair"})
+				try: "check that --tls-cert and --tls-key (or [tls] cert and key) name readable PEM files of one pair, and --tls-client-ca a PEM CA"})
 		}
+		tlsConfig = tlsFiles.config()
+	} else if cfg.TLS != (TLSConfig{MinVersion: cfg.TLS.MinVersion}) {
+		return printError(stderr, &usageError{msg: "--tls-client-ca and --tls-client-auth need --tls-cert and --tls-key",
+			try: "luaws serve --tls-cert cert.pem --tls-key key.pem --tls-client-ca ca.pem ..."})
 	}
 
 	b, err := openBroker(cfg.Broker, log)
@@ -566,6 +539,9 @@ wait:
 			code = ExitFailure
 			break wait
 		case <-hup:
+			if tlsFiles != nil {
+				tlsFiles.reload(log)
+			}
 			reloadAll(scripts)
 		}
 	}
@@ -595,15 +571,6 @@ func httpScheme(tlsConfig *tls.Config) string {
 		return "https"
 	}
 	return "http"
-}
-
-// tlsFlagError names the flag of a TLS error.
-func tlsFlagError(err error) string {
-	var te *tlsError
-	if errors.As(err, &te) && te.field != "" {
-		return "--tls-" + te.field + ": " + te.msg
-	}
-	return "tls: " + err.Error()
 }
 
 func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {

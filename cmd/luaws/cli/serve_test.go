@@ -81,6 +81,7 @@ func TestServeFlagErrors(t *testing.T) {
 	enginetest.WriteFile(t, filepath.Join(dir, "app.lua"), "return {}\n")
 	enginetest.WriteFile(t, filepath.Join(dir, "luaws.toml"), "[[mount]]\nscript = \"app.lua\"\n[[mount]]\npath = \"/b\"\nscript = \"app.lua\"\n")
 	app, toml := filepath.Join(dir, "app.lua"), filepath.Join(dir, "luaws.toml")
+	certFile, keyFile := enginetest.SelfSigned(t).WriteFiles(t, dir)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -91,6 +92,10 @@ func TestServeFlagErrors(t *testing.T) {
 			"luaws: --tls-cert: open " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
 		{[]string{"--tls-cert", app, "--tls-key", app, app}, "luaws: --tls-cert: " + app + ": no PEM certificate in it"},
 		{[]string{"--tls-cert", app, app}, "luaws: --tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", app, app}, "luaws: --tls-client-ca: " + app + ": no PEM certificate in it"},
+		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-auth", "require", app}, "luaws: --tls-client-auth: needs a client CA"},
+		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--tls-min-version", "1.0", app}, "luaws: --tls-min-version: want \"1.2\" or \"1.3\", got \"1.0\""},
+		{[]string{"--tls-client-ca", certFile, app}, "luaws: --tls-client-ca and --tls-client-auth need --tls-cert and --tls-key"},
 		{[]string{"--static", filepath.Join(dir, "nope"), app}, "luaws: --static " + filepath.Join(dir, "nope") + ": no such directory"},
 		{[]string{"--workers", "0", app}, "luaws: --workers \"0\": want a number from 1 or auto"},
 		{[]string{"--max-message-size", "big", app}, "luaws: --max-message-size: bad size \"big\""},
