@@ -31,35 +31,27 @@ type Conn struct {
 // String is what tostring(conn) prints.
 func (c *Conn) String() string { return "conn " + strconv.FormatUint(c.c.ID(), 10) }
 
-// Send is conn:send(v): with the json serializer v is encoded, without one
+// send is conn:send(v): with the json serializer v is encoded, without one
 // strings go as text frames. It returns true, or nil and "closed" /
 // "send queue full"; a value that cannot be encoded raises.
-func (c *Conn) Send(L *luar.LState) int { return c.send(L.LState) }
-
 func (c *Conn) send(L *lua.LState) int {
 	typ, data := c.vm.encodeArg(L, 1, "send")
 	return pushSendResult(L, c.vm.send(c.c, typ, data))
 }
 
-// SendBinary is conn:send_binary(s): s as one binary frame.
-func (c *Conn) SendBinary(L *luar.LState) int { return c.sendBinary(L.LState) }
-
+// sendBinary is conn:send_binary(s): s as one binary frame.
 func (c *Conn) sendBinary(L *lua.LState) int {
 	s := L.CheckString(1)
 	return pushSendResult(L, c.vm.send(c.c, websocket.BinaryMessage, bytesOf(s)))
 }
 
-// Ping is conn:ping([payload]); the payload is cut to 125 bytes.
-func (c *Conn) Ping(L *luar.LState) int { return c.ping(L.LState) }
-
+// ping is conn:ping([payload]); the payload is cut to 125 bytes.
 func (c *Conn) ping(L *lua.LState) int {
 	return pushSendResult(L, c.c.Ping([]byte(L.OptString(1, ""))))
 }
 
-// Close is conn:close([code[, reason]]): it starts the close handshake
+// close is conn:close([code[, reason]]): it starts the close handshake
 // (default 1000, normal closure).
-func (c *Conn) Close(L *luar.LState) int { return c.close(L.LState) }
-
 func (c *Conn) close(L *lua.LState) int {
 	code := L.OptInt(1, websocket.CloseNormalClosure)
 	if code < 1000 || code > 4999 || code == 1005 || code == 1006 || code == 1015 {

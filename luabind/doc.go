@@ -6,14 +6,15 @@
 // # Workers
 //
 // A [Mount] has Options.Workers workers, each owning one gopher-lua LState,
-// which is not goroutine-safe: every Lua call of a worker happens with the
-// worker's lock held, one at a time. A connection is given to one worker
-// for its life; its events (open, each message, close) are queued to that
-// worker in the order the engine produced them, and the worker's goroutine
-// runs them in order. A message that finds its worker idle (nothing queued,
-// nothing running) runs at once on the connection's reader goroutine
-// instead: with one message in flight, that saves two goroutine switches,
-// which cost more than a short handler.
+// which is not goroutine-safe: a worker's events run one at a time, on
+// whichever goroutine holds its drain (worker.go). A connection is given
+// to one worker for its life; its events (open, each message, close) are
+// posted to that worker in the order the engine produced them and run in
+// that order. A message that finds its worker idle (nothing posted and not
+// yet run) runs at once on the connection's reader goroutine, which then
+// holds the drain for what others post meanwhile, up to a budget; past it
+// the worker's own goroutine takes over. With one message in flight, that
+// saves two goroutine switches, which cost more than a short handler.
 //
 // # Handshake
 //
