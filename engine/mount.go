@@ -26,6 +26,7 @@ type Mount struct {
 
 	mu      sync.RWMutex
 	conns   map[uint64]*Conn
+	peak    int          // the most entries conns held since it was made: see remove
 	tending bool         // tend runs (keepalive.go)
 	clock   atomic.Int64 // UnixNano, set by tend at each tick
 
@@ -113,6 +114,7 @@ func (m *Mount) Conns() []*Conn {
 func (m *Mount) add(c *Conn) {
 	m.mu.Lock()
 	m.conns[c.id] = c
+	m.peak = max(m.peak, len(m.conns))
 	if !m.tending {
 		m.tending = true
 		m.clock.Store(time.Now().UnixNano())
@@ -124,6 +126,27 @@ func (m *Mount) add(c *Conn) {
 func (m *Mount) remove(c *Conn) {
 	m.mu.Lock()
 	delete(m.conns, c.id)
+	if len(m.conns) <= m.peak/4 && m.peak >= shrinkMin {
+		m.conns, m.peak = shrunk(m.conns), len(m.conns)
+	}
 	m.mu.Unlock()
 	m.topics.leaveAll(c)
+}
+
+// shrinkMin is the fewest entries a map of connections must have held
+// before it is rebuilt smaller: see shrunk.
+const shrinkMin = 1024
+
+// shrunk returns a copy of m sized for what it holds now. A Go map keeps
+// the memory of the most entries it ever held, so the registry of
+// connections is rebuilt once it shrank to a quarter of its peak:
+// after a flood of connections (tens of thousands opened, then gone) a
+// server goes back to the memory of the connections it has, at the cost
+// of one copy of the quarter that is left.
+func shrunk[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -40,9 +40,10 @@ type worker struct {
 	vm *vm
 	// conns are the connections whose open event ran and close event has
 	// not.
-	conns   map[*connState]struct{}
-	guard   guard // the watchdog's view of the running call
-	stopped bool  // evStop ran: events are dropped, their waiters released
+	conns     map[*connState]struct{}
+	connsPeak int   // the most conns held since the map was made: see shrunk
+	guard     guard // the watchdog's view of the running call
+	stopped   bool  // evStop ran: events are dropped, their waiters released
 	// hold: the last event run was a message whose connection has the
 	// next one already; the drain does not write when it runs dry, the
 	// next event of that connection (or its ReadIdle) will.
@@ -211,6 +212,7 @@ func (w *worker) handle(ev event) {
 		close(w.done)
 	case evOpen:
 		w.conns[ev.cs] = struct{}{}
+		w.connsPeak = max(w.connsPeak, len(w.conns))
 		if v.h.open != nil {
 			start := monoNow()
 			w.callConn(ev.cs, v.h.open, v.connObject(ev.cs), v.requestTable(ev.cs.conn.Request()))
@@ -228,6 +230,9 @@ func (w *worker) handle(ev event) {
 		}
 		ev.cs.obj = nil
 		delete(w.conns, ev.cs)
+		if len(w.conns) <= w.connsPeak/4 && w.connsPeak >= shrinkMin {
+			w.conns, w.connsPeak = shrunk(w.conns), len(w.conns) // a map keeps its peak's memory
+		}
 		close(ev.done)
 	case evFunc:
 		defer func() {
@@ -293,4 +298,21 @@ func (w *worker) callConn(cs *connState, fn *lua.LFunction, args ...lua.LValue) 
 			w.m.penalize(cs.conn.Request().RemoteAddr)
 		}
 	}
+}
+
+// shrinkMin is the fewest entries w.conns must have held before it is
+// rebuilt smaller: see shrunk.
+const shrinkMin = 1024
+
+// shrunk returns a copy of m sized for what it holds now: a Go map keeps
+// the memory of the most entries it ever held, so a worker's connections
+// are copied into a new map once they shrank to a quarter of their peak,
+// and a flood of connections leaves nothing behind once gone (as the
+// engine's registry does).
+func shrunk[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -181,3 +181,31 @@ func TestDrain(t *testing.T) {
 		t.Fatal("an event posted after Stop did not release its waiter")
 	}
 }
+
+// TestWorkerConnsShrink: after a flood of connections, opened and all
+// closed but a few, a worker's set of connections is rebuilt for what is
+// left (a Go map keeps the memory of its peak otherwise).
+func TestWorkerConnsShrink(t *testing.T) {
+	m, err := New(Options{Script: enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), "return {}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	w := m.workers[0]
+	const flood, left = 5000, 10
+	css := make([]*connState, flood)
+	for i := range css {
+		css[i] = &connState{w: w}
+		w.post(event{kind: evOpen, cs: css[i]})
+	}
+	for _, cs := range css[left:] {
+		done := make(chan struct{})
+		w.post(event{kind: evClose, cs: cs, done: done})
+		<-done
+	}
+	var n, peak int
+	w.do(func(*vm) { n, peak = len(w.conns), w.connsPeak })
+	if n != left || peak >= shrinkMin {
+		t.Errorf("after %d opens and %d closes: %d conns in a map made for %d, want %d in a map rebuilt (for fewer than %d)", flood, flood-left, n, peak, left, shrinkMin)
+	}
+}
