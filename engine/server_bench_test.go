@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/engine/enginetest/baseline"
 )
 
 // benchTimeout bounds every wait in the benchmarks, so that a wedged writer
@@ -119,26 +119,9 @@ func readInto(ws *websocket.Conn, buf []byte) error {
 	return nil
 }
 
-// startGorillaEcho starts a plain gorilla/websocket echo server: an
-// Upgrader and a ReadMessage/WriteMessage loop.
+// startGorillaEcho starts the plain gorilla/websocket echo server.
 func startGorillaEcho(b *testing.B) string {
-	var up websocket.Upgrader
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		for {
-			typ, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			if err := ws.WriteMessage(typ, data); err != nil {
-				return
-			}
-		}
-	}))
+	srv := httptest.NewServer(baseline.Echo(nil))
 	b.Cleanup(srv.Close) // runs after the clients' cleanups: their handlers have ended
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
@@ -244,32 +227,10 @@ func (bc *broadcastClients) run(b *testing.B, state func() string, send func()) 
 // startGorillaHub starts a gorilla server that keeps every connection (and
 // reads it, to answer control frames) and returns a snapshot function.
 func startGorillaHub(b *testing.B) (string, func() []*websocket.Conn) {
-	var (
-		up    websocket.Upgrader
-		mu    sync.Mutex
-		conns []*websocket.Conn
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		mu.Lock()
-		conns = append(conns, ws)
-		mu.Unlock()
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}))
+	var h baseline.Holder
+	srv := httptest.NewServer(&h)
 	b.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), func() []*websocket.Conn {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]*websocket.Conn(nil), conns...)
-	}
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), h.Conns
 }
 
 // goroutineSummary counts goroutines by state and innermost engine or

@@ -1,7 +1,6 @@
 package luabind_test
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/enginetest/baseline"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -139,34 +139,14 @@ func (l echoLoad) run(b *testing.B, conns []*websocket.Conn, n int) cost {
 // startGorillaRawEcho serves gorilla's echo example: each message is
 // written back as it came.
 func startGorillaRawEcho(b *testing.B) string {
-	return startGorillaEcho(b, func(data []byte) ([]byte, error) { return data, nil })
+	return startGorillaEcho(b, nil)
 }
 
-// startGorillaEcho serves a plain gorilla/websocket echo that writes back
-// reply(message) for each message, one connection per goroutine.
+// startGorillaEcho serves the plain gorilla/websocket echo, writing back
+// reply(message) for each message (the message itself if reply is nil).
 func startGorillaEcho(b *testing.B, reply func([]byte) ([]byte, error)) string {
 	b.Helper()
-	up := websocket.Upgrader{}
-	return serveBench(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			typ, data, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			out, err := reply(data)
-			if err != nil {
-				return
-			}
-			if err := c.WriteMessage(typ, out); err != nil {
-				return
-			}
-		}
-	}))
+	return serveBench(b, baseline.Echo(reply))
 }
 
 // serveBench serves h on 127.0.0.1 until the benchmark ends.
@@ -297,82 +277,8 @@ func (f *fanout) broadcast(b *testing.B, i int) (time.Duration, time.Duration) {
 }
 
 // startGorillaHub serves gorilla's chat example with prepared messages, on
-// the protocol of scripts/bench_broadcast.lua: {"broadcast": v} sends v,
-// encoded once, to every other connection; anything else is echoed.
+// the protocol of scripts/bench_broadcast.lua (baseline.Hub).
 func startGorillaHub(b *testing.B) string {
 	b.Helper()
-	type client struct {
-		ws   *websocket.Conn
-		send chan *websocket.PreparedMessage
-	}
-	var (
-		up      websocket.Upgrader
-		mu      sync.Mutex
-		clients = map[*client]bool{}
-	)
-	queue := func(c *client, pm *websocket.PreparedMessage) { // mu held
-		select {
-		case c.send <- pm:
-		default: // too slow: dropped, as the chat example does
-			delete(clients, c)
-			close(c.send)
-		}
-	}
-	return serveBench(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		c := &client{ws: ws, send: make(chan *websocket.PreparedMessage, 1024)}
-		mu.Lock()
-		clients[c] = true
-		mu.Unlock()
-		go func() {
-			defer ws.Close()
-			for pm := range c.send {
-				_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if err := ws.WritePreparedMessage(pm); err != nil {
-					return
-				}
-			}
-		}()
-		defer func() {
-			mu.Lock()
-			if clients[c] {
-				delete(clients, c)
-				close(c.send)
-			}
-			mu.Unlock()
-		}()
-		for {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			var v map[string]any
-			if err := json.Unmarshal(data, &v); err != nil {
-				return
-			}
-			inner, isBroadcast := v["broadcast"]
-			var out any = v
-			if isBroadcast {
-				out = inner
-			}
-			enc, err := json.Marshal(out)
-			if err != nil {
-				return
-			}
-			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, enc)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			for other := range clients {
-				if isBroadcast && other != c || !isBroadcast && other == c {
-					queue(other, pm)
-				}
-			}
-			mu.Unlock()
-		}
-	}))
+	return serveBench(b, baseline.NewHub())
 }

@@ -1,13 +1,13 @@
 package luabind_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/luaws/luaws/engine/enginetest/baseline"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -71,11 +71,5 @@ func processCPU() time.Duration {
 // each message with encoding/json and encodes it back, as a Go server
 // without luaws would.
 func startGorillaJSONEcho(b *testing.B) string {
-	return startGorillaEcho(b, func(data []byte) ([]byte, error) {
-		var v any
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, err
-		}
-		return json.Marshal(v)
-	})
+	return startGorillaEcho(b, baseline.Reencode)
 }

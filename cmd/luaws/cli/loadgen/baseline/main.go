@@ -14,18 +14,12 @@
 //	json-echo  luaws serve --serializer json scripts/echo.lua
 //	broadcast  luaws serve --serializer json scripts/bench_broadcast.lua
 //
-// echo is gorilla's echo example: one goroutine per connection reads a
-// message and writes it back. json-echo also decodes each message with
-// encoding/json into an interface{} and encodes it back. broadcast is
-// gorilla's chat example with prepared messages: a message
-// {"broadcast": v} has v encoded once and queued to every other
-// connection, each drained by its own writer goroutine; any other message
-// is echoed as in json-echo.
+// The servers themselves are in engine/enginetest/baseline, which the
+// Go benchmarks use too.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -33,11 +27,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/luaws/luaws/engine/enginetest/baseline"
 )
 
 func main() {
@@ -48,11 +41,11 @@ func main() {
 	var h http.Handler
 	switch *mode {
 	case "echo":
-		h = echoHandler{}
+		h = baseline.Echo(nil)
 	case "json-echo":
-		h = echoHandler{json: true}
+		h = baseline.Echo(baseline.Reencode)
 	case "broadcast":
-		h = newHub()
+		h = baseline.NewHub()
 	default:
 		fmt.Fprintf(os.Stderr, "baseline: --mode %q: want echo, json-echo or broadcast\n", *mode)
 		os.Exit(2)
@@ -85,141 +78,4 @@ func main() {
 		fmt.Fprintf(os.Stderr, "baseline: %v\n", err)
 		os.Exit(1)
 	}
-}
-
-// upgrader is gorilla's default: 4 KiB read and write buffers, reused
-// from the HTTP server's.
-var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-
-// echoHandler sends every message back, decoded and encoded again with
-// encoding/json when json is set.
-type echoHandler struct{ json bool }
-
-func (e echoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	for {
-		typ, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if e.json && typ == websocket.TextMessage {
-			if msg, err = reencode(msg); err != nil {
-				return
-			}
-		}
-		if err := c.WriteMessage(typ, msg); err != nil {
-			return
-		}
-	}
-}
-
-func reencode(msg []byte) ([]byte, error) {
-	var v any
-	if err := json.Unmarshal(msg, &v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
-}
-
-// hub is gorilla's chat example with prepared messages.
-type hub struct {
-	mu      sync.Mutex
-	clients map[*client]bool
-}
-
-type client struct {
-	ws   *websocket.Conn
-	send chan *websocket.PreparedMessage
-}
-
-func newHub() *hub { return &hub{clients: map[*client]bool{}} }
-
-func (h *hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	c := &client{ws: ws, send: make(chan *websocket.PreparedMessage, 1024)}
-	h.mu.Lock()
-	h.clients[c] = true
-	h.mu.Unlock()
-	go c.writePump()
-	defer func() {
-		h.mu.Lock()
-		if h.clients[c] {
-			delete(h.clients, c)
-			close(c.send)
-		}
-		h.mu.Unlock()
-		ws.Close()
-	}()
-	for {
-		_, msg, err := ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		var v map[string]any
-		if err := json.Unmarshal(msg, &v); err != nil {
-			return
-		}
-		b, ok := v["broadcast"]
-		var out any = v
-		if ok {
-			out = b
-		}
-		data, err := json.Marshal(out)
-		if err != nil {
-			return
-		}
-		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-		if err != nil {
-			return
-		}
-		if !ok {
-			h.queue(c, pm)
-			continue
-		}
-		h.mu.Lock()
-		for other := range h.clients {
-			if other != c {
-				h.queueLocked(other, pm)
-			}
-		}
-		h.mu.Unlock()
-	}
-}
-
-func (h *hub) queue(c *client, pm *websocket.PreparedMessage) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.clients[c] {
-		h.queueLocked(c, pm)
-	}
-}
-
-// queueLocked queues pm for c, or drops c if its queue is full, as the
-// chat example does.
-func (h *hub) queueLocked(c *client, pm *websocket.PreparedMessage) {
-	select {
-	case c.send <- pm:
-	default:
-		delete(h.clients, c)
-		close(c.send)
-	}
-}
-
-func (c *client) writePump() {
-	defer c.ws.Close()
-	for pm := range c.send {
-		_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if err := c.ws.WritePreparedMessage(pm); err != nil {
-			return
-		}
-	}
-	// The hub closed the queue: the client left, or was too slow.
-	_ = c.ws.WriteMessage(websocket.CloseMessage, []byte{})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/luaws/luaws/cmd/luaws/cli/loadgen"
+	"github.com/luaws/luaws/engine/enginetest/baseline"
 )
 
 // TestModes drives each baseline mode with the load generator, briefly.
@@ -18,9 +19,9 @@ func TestModes(t *testing.T) {
 		h    http.Handler
 		cfg  loadgen.Config
 	}{
-		{"echo", echoHandler{}, loadgen.Config{Mode: loadgen.Echo, Conns: 4, InFlight: 4}},
-		{"json-echo", echoHandler{json: true}, loadgen.Config{Mode: loadgen.Echo, Conns: 4, Payload: loadgen.PayloadJSON}},
-		{"broadcast", newHub(), loadgen.Config{Mode: loadgen.Broadcast, Conns: 20, InFlight: 2}},
+		{"echo", baseline.Echo(nil), loadgen.Config{Mode: loadgen.Echo, Conns: 4, InFlight: 4}},
+		{"json-echo", baseline.Echo(baseline.Reencode), loadgen.Config{Mode: loadgen.Echo, Conns: 4, Payload: loadgen.PayloadJSON}},
+		{"broadcast", baseline.NewHub(), loadgen.Config{Mode: loadgen.Broadcast, Conns: 20, InFlight: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
