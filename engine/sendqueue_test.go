@@ -189,12 +189,16 @@ func TestSendQueueBytesOneLargeMessage(t *testing.T) {
 	rec.onMessage = echo
 	_, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) { mc.SendQueueBytes = 1 << 10 }))
 	ws := dial(t, url)
+	c := rec.waitOpen(t)
 	big := strings.Repeat("x", 64<<10)
 	for range 3 {
 		enginetest.Write(t, ws, websocket.TextMessage, []byte(big))
 		if got := enginetest.ReadText(t, ws); got != big {
 			t.Fatalf("echo: got %d bytes, want %d", len(got), len(big))
 		}
+		// The writer counts its batch until its write returns, which
+		// may be after the client has read it.
+		waitFor(t, "the queue to empty", func() bool { _, n := c.Queued(); return n == 0 })
 	}
 }
 
