@@ -27,7 +27,7 @@
 // # State across workers
 //
 // What crosses workers lives in Go: a connection's data (engine.Data, locked),
-// luaws.shared (engine.Shared, one per process unless Options.Shared says
+// luaws.shared ([Shared], one per process unless Options.Shared says
 // otherwise), the registry of connections (engine.Mount). Lua values are
 // converted at the boundary (see [ToGo] and [ToLua]).
 //

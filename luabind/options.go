@@ -5,8 +5,6 @@ import (
 	"math"
 	"runtime/debug"
 	"time"
-
-	"github.com/luaws/luaws/engine"
 )
 
 // Options configures a [Mount].
@@ -62,13 +60,13 @@ type Options struct {
 	WatchDebounce time.Duration
 	// Shared is the store behind luaws.shared. Defaults to one store for
 	// the whole process, shared by every Mount that does not set its own.
-	Shared *engine.Shared
+	Shared *Shared
 	// Logger receives the mount's logs and the scripts' luaws.log lines. Nil discards.
 	Logger *slog.Logger
 }
 
 // processShared is the luaws.shared of every Mount whose Options.Shared is nil.
-var processShared = engine.NewShared()
+var processShared = NewShared()
 
 func (o Options) withDefaults() Options {
 	if o.Workers <= 0 {

@@ -6,11 +6,9 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
-
-	"github.com/luaws/luaws/engine"
 )
 
-// installShared adds luaws.shared, the Mount's [engine.Shared] seen from
+// installShared adds luaws.shared, the Mount's [Shared] seen from
 // Lua with OpenResty's ngx.shared.DICT calling style:
 //
 //	luaws.shared:get(k)            --> value or nil
@@ -42,11 +40,11 @@ func (v *vm) installShared(mod *lua.LTable) {
 }
 
 // sharedArgs checks the receiver and the key of a luaws.shared method.
-func sharedArgs(L *lua.LState, method string) (*engine.Shared, string) {
+func sharedArgs(L *lua.LState, method string) (*Shared, string) {
 	ud, ok := L.Get(1).(*lua.LUserData)
-	var s *engine.Shared
+	var s *Shared
 	if ok {
-		s, ok = ud.Value.(*engine.Shared)
+		s, ok = ud.Value.(*Shared)
 	}
 	if !ok {
 		L.RaiseError("call it as luaws.shared:%s(...), with a colon", method)
@@ -89,7 +87,7 @@ func (v *vm) luaSharedIncr(L *lua.LState) int {
 	n, err := s.Incr(key, by)
 	if err != nil {
 		L.Push(lua.LNil)
-		if errors.Is(err, engine.ErrNotNumber) {
+		if errors.Is(err, ErrNotNumber) {
 			L.Push(lua.LString("not a number"))
 		} else {
 			L.Push(lua.LString(err.Error()))

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -13,7 +12,7 @@ import (
 // luaws.shared counter; it ends at the exact total.
 func TestSharedCounter(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
-		shared := engine.NewShared()
+		shared := luabind.NewShared()
 		ts := newTestServer(t, `
 local M = {}
 function M.message(conn, msg)
@@ -54,13 +53,13 @@ return M
 
 // TestSharedAPI runs the luaws.shared checks of testdata/shared.lua.
 func TestSharedAPI(t *testing.T) {
-	runLuaTest(t, "testdata/shared.lua", luabind.Options{Shared: engine.NewShared()})
+	runLuaTest(t, "testdata/shared.lua", luabind.Options{Shared: luabind.NewShared()})
 }
 
 // TestSharedAcrossMounts: two mounts given one store see each other's
 // keys; the default store is the process's.
 func TestSharedAcrossMounts(t *testing.T) {
-	shared := engine.NewShared()
+	shared := luabind.NewShared()
 	script := `
 return { message = function(conn, msg)
   if msg == "set" then luaws.shared:set("k", { from = "a", list = { 1, 2 } }) conn:send("ok")

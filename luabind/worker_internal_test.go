@@ -12,7 +12,6 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/enginetest"
 )
 
@@ -38,7 +37,7 @@ func TestWorkerSurvivesPanic(t *testing.T) {
 // the new VM made while it loaded.
 func TestSwapCancelsTimers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		shared := engine.NewShared()
+		shared := NewShared()
 		path := enginetest.WriteFile(t, filepath.Join(t.TempDir(), "script.lua"), `
 luaws.every(1, function() luaws.shared:incr(VERSION) end)
 return {}

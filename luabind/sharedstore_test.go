@@ -1,4 +1,4 @@
-package engine_test
+package luabind_test
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/luaws/luaws/engine"
+	"github.com/luaws/luaws/luabind"
 )
 
 func TestSharedGetSetDelete(t *testing.T) {
-	s := engine.NewShared()
+	s := luabind.NewShared()
 	if v, ok := s.Get("a"); ok || v != nil {
 		t.Fatalf("get missing: got %v, %v, want nil, false", v, ok)
 	}
@@ -32,7 +32,7 @@ func TestSharedGetSetDelete(t *testing.T) {
 }
 
 func TestSharedIncr(t *testing.T) {
-	s := engine.NewShared()
+	s := luabind.NewShared()
 	tests := []struct {
 		by   float64
 		want float64
@@ -44,7 +44,7 @@ func TestSharedIncr(t *testing.T) {
 		}
 	}
 	s.Set("s", "text", 0)
-	if _, err := s.Incr("s", 1); !errors.Is(err, engine.ErrNotNumber) {
+	if _, err := s.Incr("s", 1); !errors.Is(err, luabind.ErrNotNumber) {
 		t.Fatalf("incr a string: got %v, want ErrNotNumber", err)
 	}
 	if v, _ := s.Get("s"); v != "text" {
@@ -54,7 +54,7 @@ func TestSharedIncr(t *testing.T) {
 
 func TestSharedTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := engine.NewShared()
+		s := luabind.NewShared()
 		s.Set("k", "v", time.Second)
 		s.Set("forever", "v", 0)
 		time.Sleep(999 * time.Millisecond)
@@ -82,7 +82,7 @@ func TestSharedTTL(t *testing.T) {
 
 func TestSharedSweepsExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := engine.NewShared()
+		s := luabind.NewShared()
 		for i := range 1000 {
 			s.Set(fmt.Sprint("old", i), true, time.Second)
 		}
@@ -97,7 +97,7 @@ func TestSharedSweepsExpired(t *testing.T) {
 }
 
 func TestSharedConcurrent(t *testing.T) {
-	s := engine.NewShared()
+	s := luabind.NewShared()
 	const goroutines, each = 8, 1000
 	var wg sync.WaitGroup
 	for g := range goroutines {

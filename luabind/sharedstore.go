@@ -1,4 +1,4 @@
-package engine
+package luabind
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 
 // ErrNotNumber is returned by [Shared.Incr] when the key holds a value that
 // is not a number.
-var ErrNotNumber = errors.New("engine: not a number")
+var ErrNotNumber = errors.New("luabind: not a number")
 
 // Shared is a key/value store shared by every handler of a process, like
-// OpenResty's ngx.shared.DICT: Lua workers of every mount and Go handlers
-// alike. Values are plain Go values (nil, bool, float64, string, []any,
+// OpenResty's ngx.shared.DICT: luaws.shared, seen by the workers of every
+// mount. Values are plain Go values (nil, bool, float64, string, []any,
 // map[string]any); a value is never changed once stored, so callers store
 // copies and must not modify what [Shared.Get] returns.
 //
