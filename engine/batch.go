@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
@@ -31,6 +32,9 @@ const (
 	minOwnReadBuffer = 256
 )
 
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchBuf); return &b }}
 
 // batchConn is a net.Conn whose writes may be held and sent together.
@@ -43,6 +47,12 @@ type batchConn struct {
 	holding   bool
 	framing   bool // the 101 is out: what is written now is frames
 	closeSent bool // a close frame went out: see writeData
+	deflate   bool // the 101 agreed on permessage-deflate
+	// closeCh is closed once the close frame is written (closeWrote);
+	// made by closeWritten.
+	closeCh    chan struct{}
+	closeWrote bool
+	closeSentA atomic.Bool // closeSent, for the reader without mu
 	// The reader's raw read (rawread.go), in what would be padding: reading
 	// is set while the reader is in it; fd and drained are the reader's own.
 	reading  atomic.Bool
@@ -239,8 +249,13 @@ func (b *batchConn) flushLocked() error {
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.framing && len(p) > 0 && p[0]&0x0f == 0x08 {
+	switch {
+	case b.framing && len(p) > 0 && p[0]&0x0f == 0x08 && !b.closeSent:
 		b.closeSent = true
+		b.closeSentA.Store(true)
+		defer b.closeDone() // once written
+	case !b.framing && bytes.Contains(p, []byte("\r\nSec-WebSocket-Extensions: permessage-deflate")):
+		b.deflate = true // gorilla writes the 101 with one Write
 	}
 	if b.holding && (len(p) == 0 || p[0]&0x08 == 0) { // not a control frame (opcode 8 and up)
 		if b.buf != nil && len(*b.buf)+len(p) > batchMax {
@@ -260,6 +275,33 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return b.Conn.Write(p)
+}
+
+// closeWritten returns a channel that is closed once a close frame has
+// been written.
+func (b *batchConn) closeWritten() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closeWrote {
+		return closedChan
+	}
+	if b.closeCh == nil {
+		b.closeCh = make(chan struct{})
+	}
+	return b.closeCh
+}
+
+// closeWasSent reports whether a close frame went out.
+func (b *batchConn) closeWasSent() bool { return b.closeSentA.Load() }
+
+// closeDone closes closeCh, if made: the close frame is written. b.mu
+// must be held.
+func (b *batchConn) closeDone() {
+	if b.closeCh != nil {
+		close(b.closeCh)
+		b.closeCh = nil
+	}
+	b.closeWrote = true
 }
 
 // upgraded tells b that the handshake's response is written: from now on

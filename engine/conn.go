@@ -312,13 +312,20 @@ func (c *Conn) serve() {
 			c.tooBig()
 			continue
 		}
+		if err == errInvalidUTF8 {
+			c.invalidUTF8()
+			continue
+		}
 		if err != nil {
+			if pe, ok := err.(*protocolError); ok {
+				c.failProtocol(h, idler, pe)
+			}
 			c.finish(err)
 			c.mount.srv.release(hostOf(c.req.RemoteAddr)) // admitted by upgrade
 			return
 		}
 		more = c.messageBuffered()
-		c.message(h, Message{Type: typ, Data: data, More: more})
+		c.message(h, Message{Type: typ, Data: data, More: more}, true)
 	}
 }
 
@@ -337,7 +344,7 @@ func (c *Conn) waitReadable() { _, _ = c.br.Peek(1) }
 // serve's own frame stays small while it waits.
 //
 //go:noinline
-func (c *Conn) message(h Handler, msg Message) {
+func (c *Conn) message(h Handler, msg Message, checked bool) {
 	if c.state.Load() != stateOpen {
 		return // closing: drain until the peer's close frame
 	}
@@ -347,15 +354,23 @@ func (c *Conn) message(h Handler, msg Message) {
 	if c.idleTimer != nil {
 		c.lastMessage.Store(time.Now().UnixNano())
 	}
-	if msg.Type == websocket.TextMessage && !utf8.Valid(msg.Data) {
-		c.logger().Warn("invalid utf-8 in text message")
-		c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
+	if msg.Type == websocket.TextMessage && !checked && !utf8.Valid(msg.Data) {
+		c.invalidUTF8()
 		return
 	}
 	if !c.filter(msg) {
 		return
 	}
 	c.guard("Message", func() { h.Message(c, msg) })
+}
+
+// invalidUTF8 closes the connection with 1007 after a text message that
+// is not valid UTF-8; the rest of the message, if any, is drained unread.
+func (c *Conn) invalidUTF8() {
+	if c.state.Load() == stateOpen {
+		c.logger().Warn("invalid utf-8 in text message")
+		c.Close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in text message")
+	}
 }
 
 // tooBig closes the connection with 1009 after readMessage's errTooBig.
@@ -383,10 +398,15 @@ const maxPooledRead = 64 << 10
 // the wire, which a compressed message can multiply without bound. A
 // message over the limit is errTooBig; the rest of it is skipped unread.
 func (c *Conn) readMessage() (int, []byte, error) {
+	if err := c.checkAhead(); err != nil {
+		return 0, nil, err
+	}
 	typ, r, err := c.ws.NextReader()
 	if err != nil {
 		return 0, nil, err
 	}
+	var u8 utf8Check
+	text := typ == websocket.TextMessage && c.state.Load() == stateOpen
 	limit := c.mount.cfg.MaxMessageSize
 	bp := readBufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -401,9 +421,15 @@ func (c *Conn) readMessage() (int, []byte, error) {
 		var n int
 		n, err = r.Read(buf[len(buf):end])
 		buf = buf[:len(buf)+n]
+		if text && n > 0 && !u8.check(buf) {
+			err = errInvalidUTF8 // at the fragment that made it invalid
+		}
 		if err != nil {
 			break
 		}
+	}
+	if err == io.EOF && text && !u8.done(buf) {
+		err = errInvalidUTF8 // ends in a cut character
 	}
 	var data []byte
 	switch {

@@ -274,7 +274,7 @@ func TestCloseCodes(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantClient: websocket.CloseProtocolError, wantCode: websocket.CloseProtocolError, wantReason: "bad MASK",
+			wantClient: websocket.CloseProtocolError, wantCode: websocket.CloseProtocolError, wantReason: "unmasked",
 		},
 		{
 			name:     "peer vanishes",

@@ -186,3 +186,13 @@ type Message struct {
 type ReadIdler interface {
 	ReadIdle(c *Conn)
 }
+
+// Syncer is implemented by a Handler that handles messages after Message
+// has returned (on a worker of its own). Before the engine fails a
+// connection for a protocol error, it calls Sync on the reader goroutine,
+// after ReadIdle: Sync returns once every message handed to Message has
+// been handled, so that the replies it queued go out before the close
+// frame.
+type Syncer interface {
+	Sync(c *Conn)
+}

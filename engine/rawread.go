@@ -162,13 +162,17 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 				typ, data, err = c.readMessage() // all of it is in the buffer: no read
 			}
 			if err != nil {
-				if errors.Is(err, errTooBig) {
+				switch {
+				case errors.Is(err, errTooBig):
 					c.tooBig() // serve's read skips the rest of it
+				case err == errInvalidUTF8:
+					c.invalidUTF8()
 				}
+				// (A protocolError consumed nothing: serve's read meets it again.)
 				return true
 			}
 			kind, head, size = c.bufferedFrame()
-			c.message(h, Message{Type: typ, Data: data, More: kind == frameMessage})
+			c.message(h, Message{Type: typ, Data: data, More: kind == frameMessage}, !ok)
 			continue
 		case framePong:
 			_, _ = c.br.Discard(head + size)

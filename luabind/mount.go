@@ -142,6 +142,13 @@ func (m *Mount) ReadIdle(c *engine.Conn) {
 	}
 }
 
+// Sync implements engine.Syncer: it returns once the connection's worker
+// has run every event posted before it, so that the replies to the
+// messages before a protocol error are queued ahead of the close frame.
+func (m *Mount) Sync(c *engine.Conn) {
+	stateOf(c).w.do(func(*vm) {})
+}
+
 // Close implements engine.Handler. It returns once the script's close
 // handler has run, so that shutdown waits for every close handler.
 func (m *Mount) Close(c *engine.Conn, code int, reason string) {
