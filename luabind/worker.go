@@ -293,10 +293,10 @@ func (w *worker) callConn(cs *connState, fn *lua.LFunction, args ...lua.LValue) 
 		}
 		cs.conn.Logger().Error(msg, engine.LogKeyScript, w.vm.prog.Path, "worker", w.id,
 			engine.LogKeyError, err.Msg, "traceback", err.Traceback)
-		cs.conn.Close(websocket.CloseInternalServerErr, "internal error")
-		if err.Stopped {
+		if err.Stopped { // counted first: the client may answer the close at once
 			w.m.penalize(cs.conn.Request().RemoteAddr)
 		}
+		cs.conn.Close(websocket.CloseInternalServerErr, "internal error")
 	}
 }
 
