@@ -24,6 +24,10 @@ Measures a WebSocket server on loopback (see docs/performance.md):
   --mode broadcast  subscribers and one publisher that sends
                     {"broadcast": ...}; times the fan-out
                     (server: luaws serve --serializer json scripts/bench_broadcast.lua)
+  --mode connect    open connections as fast as --dial-concurrency allows:
+                    handshakes per second and, with --server-pid, server
+                    CPU per handshake; --reconnects N then drops them all
+                    at once and opens them again N times, timing each round
 
 Flags:
 `
@@ -72,6 +76,7 @@ func parseBench(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON boo
 	fs.StringVar(&cfg.Payload, "payload", "text", "echo payload: text or json (broadcast always sends JSON)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send, or to hold idle connections (at most 1h)")
 	fs.Int64Var(&cfg.Messages, "messages", 0, "stop after this many messages sent (echo) or published (broadcast); 0: only --duration")
+	fs.IntVar(&cfg.Reconnects, "reconnects", 0, "connect: rounds of dropping every connection at once and opening them all again")
 	fs.IntVar(&cfg.Warmup, "warmup", 0, "idle: messages each connection has echoed before it goes idle (the memory of used connections)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id, to report its CPU per message and RSS per connection from /proc")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 64, "handshakes in progress at once")
@@ -117,15 +122,17 @@ func parseBench(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON boo
 		{cfg.DialConcurrency < 1, "--dial-concurrency", "at least 1"},
 		{cfg.Warmup < 0 || cfg.Warmup > loadgen.MaxWarmup, "--warmup", fmt.Sprintf("0 to %d", loadgen.MaxWarmup)},
 		{cfg.Warmup > 0 && mode != string(loadgen.Idle), "--warmup", "--mode idle (it warms up idle connections)"},
+		{cfg.Reconnects < 0 || cfg.Reconnects > loadgen.MaxRounds, "--reconnects", fmt.Sprintf("0 to %d", loadgen.MaxRounds)},
+		{cfg.Reconnects > 0 && mode != string(loadgen.Connect), "--reconnects", "--mode connect"},
 	} {
 		if check.bad {
 			return cfg, false, &usageError{msg: fmt.Sprintf("bench: %s: want %s", check.flag, check.want)}
 		}
 	}
 	switch cfg.Mode {
-	case loadgen.Echo, loadgen.Idle, loadgen.Broadcast:
+	case loadgen.Echo, loadgen.Idle, loadgen.Broadcast, loadgen.Connect:
 	default:
-		return cfg, false, &usageError{msg: fmt.Sprintf("bench: --mode %q: want echo, idle or broadcast", mode)}
+		return cfg, false, &usageError{msg: fmt.Sprintf("bench: --mode %q: want echo, idle, broadcast or connect", mode)}
 	}
 	switch cfg.Payload {
 	case loadgen.PayloadText, loadgen.PayloadJSON:
@@ -148,7 +155,7 @@ func isTerminal(w io.Writer) bool {
 
 func progressLine(p loadgen.Progress) string {
 	s := fmt.Sprintf("%4.0fs  %d connections", p.Elapsed.Seconds(), p.Conns)
-	if p.Mode != loadgen.Idle {
+	if p.Mode == loadgen.Echo || p.Mode == loadgen.Broadcast {
 		s += fmt.Sprintf("  %s messages/s  p99 %s", count(p.Rate), us(float64(p.P99.Nanoseconds())/1e3))
 	}
 	return s + fmt.Sprintf("  errors %d", p.Errors)
@@ -179,6 +186,13 @@ func writeSummary(w io.Writer, res *loadgen.Result) {
 		if res.Sent > 0 {
 			row("warmup", "%d messages echoed before", res.Sent)
 		}
+	case loadgen.Connect:
+		row("run", "%d of %d connections opened in %.2fs", res.Opened, res.Conns, res.ConnectSeconds)
+		row("handshakes", "%d, %s/s", res.Messages, count(res.Rate))
+		row("handshake", "%s", latency(res.Latency))
+		for i, rd := range res.Rounds {
+			row(fmt.Sprintf("reconnect %d", i+1), "%d of %d back in %.2fs", rd.Opened, res.Conns, rd.Seconds)
+		}
 	}
 	errs := fmt.Sprint(res.Errors)
 	if res.FirstError != "" {
@@ -193,6 +207,8 @@ func writeSummary(w io.Writer, res *loadgen.Result) {
 			parts = append(parts, fmt.Sprintf("cpu %.2fs, %.2f µs per message", s.CPUSeconds, s.CPUPerMessage))
 		case loadgen.Broadcast:
 			parts = append(parts, fmt.Sprintf("cpu %.2fs, %.2f µs per delivery, %.1f µs per publish", s.CPUSeconds, s.CPUPerMessage, s.CPUPerPublish))
+		case loadgen.Connect:
+			parts = append(parts, fmt.Sprintf("cpu %.2fs, %.1f µs per handshake", s.CPUSeconds, s.CPUPerMessage))
 		case loadgen.Idle:
 			parts = append(parts, fmt.Sprintf("%.2f KiB per idle connection", s.RSSPerConn/1024))
 			parts = append(parts, fmt.Sprintf("cpu %.2fs", s.CPUSeconds))

@@ -103,6 +103,8 @@ func TestBenchBadInput(t *testing.T) {
 		{"endless", []string{"--duration", "2h", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--duration"},
 		{"negative warmup", []string{"--mode", "idle", "--warmup", "-1", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--warmup: want 0 to 1000"},
 		{"warmup while echoing", []string{"--warmup", "1", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--warmup: want --mode idle"},
+		{"reconnects while echoing", []string{"--reconnects", "1", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--reconnects: want --mode connect"},
+		{"too many reconnects", []string{"--mode", "connect", "--reconnects", "101", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "--reconnects: want 0 to 100"},
 		{"unknown flag", []string{"--bogus", "ws://127.0.0.1:1/ws"}, cli.ExitBadInput, "luaws bench -h"},
 		{"remote", []string{"ws://192.0.2.1/ws"}, cli.ExitFailure, "not a loopback address"},
 		{"http url", []string{"http://127.0.0.1:1/ws"}, cli.ExitFailure, "want ws:// or wss://"},

@@ -16,6 +16,7 @@ const (
 	Echo      Mode = "echo"
 	Idle      Mode = "idle"
 	Broadcast Mode = "broadcast"
+	Connect   Mode = "connect"
 )
 
 // Payloads of echo and broadcast messages.
@@ -31,6 +32,7 @@ const (
 	MaxSize     = 16 << 20
 	MaxDuration = time.Hour
 	MaxWarmup   = 1000
+	MaxRounds   = 100
 	// drainTimeout is how long replies still on their way may take after
 	// the run's end.
 	drainTimeout = 5 * time.Second
@@ -40,7 +42,7 @@ const (
 type Config struct {
 	// URL is the ws:// (or wss://) endpoint.
 	URL string
-	// Mode is echo (default), idle or broadcast.
+	// Mode is echo (default), idle, broadcast or connect.
 	Mode Mode
 	// Conns is the number of connections: echo clients, idle connections
 	// or broadcast subscribers. Defaults to 64 for echo, 1,000 for the
@@ -64,6 +66,9 @@ type Config struct {
 	// echo payload) and has answered before it goes idle: the memory of
 	// connections that have been used, not only opened.
 	Warmup int
+	// Reconnects is, for connect, how many times every connection is
+	// dropped at once and opened again after the first opening.
+	Reconnects int
 	// ServerPID, when set, is the server process whose CPU time and RSS
 	// are read from /proc before and after the run.
 	ServerPID int
@@ -128,9 +133,9 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate(ctx context.Context) error {
 	switch c.Mode {
-	case Echo, Idle, Broadcast:
+	case Echo, Idle, Broadcast, Connect:
 	default:
-		return fmt.Errorf("mode %q: want echo, idle or broadcast", c.Mode)
+		return fmt.Errorf("mode %q: want echo, idle, broadcast or connect", c.Mode)
 	}
 	switch c.Payload {
 	case PayloadText, PayloadJSON:
@@ -150,6 +155,10 @@ func (c Config) validate(ctx context.Context) error {
 		return fmt.Errorf("messages %d: want 0 (no cap) or more", c.Messages)
 	case c.Warmup < 0 || c.Warmup > MaxWarmup:
 		return fmt.Errorf("warmup %d: want 0 to %d", c.Warmup, MaxWarmup)
+	case c.Reconnects < 0 || c.Reconnects > MaxRounds:
+		return fmt.Errorf("reconnects %d: want 0 to %d", c.Reconnects, MaxRounds)
+	case c.Reconnects > 0 && c.Mode != Connect:
+		return fmt.Errorf("reconnects %d: only for --mode connect", c.Reconnects)
 	case c.Warmup > 0 && c.Mode != Idle:
 		return fmt.Errorf("warmup %d: only for --mode idle", c.Warmup)
 	case c.Payload == PayloadJSON && c.Size < minJSONSize:

@@ -7,12 +7,15 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/engine/enginetest/baseline"
 )
 
 func TestHistogram(t *testing.T) {
@@ -129,5 +132,33 @@ func TestLoopback(t *testing.T) {
 		if err := checkLoopback(ctx, host); err == nil {
 			t.Errorf("%s: got loopback, want an error", host)
 		}
+	}
+}
+
+// TestConnectMode opens connections to a plain gorilla server, drops them
+// all twice and opens them again: every handshake counted and timed, each
+// round reported.
+func TestConnectMode(t *testing.T) {
+	srv := httptest.NewServer(baseline.Echo(nil))
+	defer srv.Close()
+	const conns = 50
+	res, err := Run(context.Background(), Config{
+		URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", Mode: Connect,
+		Conns: conns, Reconnects: 2, DialConcurrency: 8, ServerPID: os.Getpid(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Opened != conns || res.Messages != 3*conns || len(res.Rounds) != 2 {
+		t.Fatalf("got %d errors (%s), %d opened, %d handshakes, %d rounds; want 0, %d, %d, 2",
+			res.Errors, res.FirstError, res.Opened, res.Messages, len(res.Rounds), conns, 3*conns)
+	}
+	for i, rd := range res.Rounds {
+		if rd.Opened != conns || rd.Seconds <= 0 {
+			t.Errorf("round %d: %+v, want %d opened in some time", i+1, rd, conns)
+		}
+	}
+	if res.Latency == nil || res.Latency.P50 <= 0 || res.Rate <= 0 || res.Server == nil || res.Server.CPUPerMessage <= 0 {
+		t.Errorf("got latency %+v, rate %v, server %+v; want each measured", res.Latency, res.Rate, res.Server)
 	}
 }

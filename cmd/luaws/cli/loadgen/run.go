@@ -47,6 +47,8 @@ type Result struct {
 	// ClientCPUSeconds is the CPU time of this process (the load
 	// generator) during the measured part.
 	ClientCPUSeconds float64 `json:"client_cpu_seconds"`
+	// Rounds are, for connect with Reconnects, each reconnect round.
+	Rounds []Round `json:"rounds,omitempty"`
 	// Server is read from /proc when Config.ServerPID is set.
 	Server *ServerStats `json:"server,omitempty"`
 }
@@ -56,7 +58,8 @@ type ServerStats struct {
 	PID int `json:"pid"`
 	// CPUSeconds is the server's user plus system CPU time during the
 	// measured part, CPUPerMessage the same per message in microseconds
-	// (per reply for echo, per delivery for broadcast).
+	// (per reply for echo, per delivery for broadcast, per handshake for
+	// connect).
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	CPUPerMessage float64 `json:"cpu_us_per_message,omitempty"`
 	// CPUPerPublish is, for broadcast, the CPU per published message.
@@ -86,7 +89,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	r := &run{cfg: cfg, res: &Result{Mode: cfg.Mode, URL: cfg.URL, Conns: cfg.Conns}}
-	if cfg.Mode != Idle {
+	if cfg.Mode == Echo || cfg.Mode == Broadcast {
 		r.res.InFlight, r.res.Size, r.res.Payload = cfg.InFlight, cfg.Size, cfg.Payload
 	}
 	var err error
@@ -97,6 +100,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		err = r.idle(ctx)
 	case Broadcast:
 		err = r.broadcast(ctx)
+	case Connect:
+		err = r.connectMode(ctx)
 	}
 	if err != nil {
 		return nil, err
@@ -147,7 +152,7 @@ func (r *run) dialer() *websocket.Dialer {
 		WriteBufferPool:  &sync.Pool{},
 		Proxy:            http.ProxyFromEnvironment,
 	}
-	if r.cfg.Mode == Idle {
+	if r.cfg.Mode == Idle || r.cfg.Mode == Connect {
 		d.ReadBufferSize = 256
 	}
 	if r.cfg.Insecure {
@@ -162,7 +167,7 @@ func (r *run) connect(ctx context.Context, n int) ([]*websocket.Conn, error) {
 	if err := r.serverBefore(); err != nil {
 		return nil, err
 	}
-	conns, err := r.dialAll(ctx, n)
+	conns, err := r.dialAll(ctx, n, nil)
 	if err != nil {
 		closeAll(conns)
 		return nil, err
@@ -170,9 +175,10 @@ func (r *run) connect(ctx context.Context, n int) ([]*websocket.Conn, error) {
 	return conns, nil
 }
 
-// dialAll opens n connections, DialConcurrency at a time. A failed dial is
-// counted and leaves a nil in its place; it is an error only if none opened.
-func (r *run) dialAll(ctx context.Context, n int) ([]*websocket.Conn, error) {
+// dialAll opens n connections, DialConcurrency at a time, recording each
+// handshake's time in hist unless it is nil. A failed dial is counted and
+// leaves a nil in its place; it is an error only if none opened.
+func (r *run) dialAll(ctx context.Context, n int, hist *histogram) ([]*websocket.Conn, error) {
 	d := r.dialer()
 	conns := make([]*websocket.Conn, n)
 	sem := make(chan struct{}, r.cfg.DialConcurrency)
@@ -190,6 +196,7 @@ func (r *run) dialAll(ctx context.Context, n int) ([]*websocket.Conn, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			t0 := time.Now()
 			c, resp, err := d.DialContext(ctx, r.cfg.URL, nil)
 			if err != nil {
 				if resp != nil {
@@ -199,6 +206,9 @@ func (r *run) dialAll(ctx context.Context, n int) ([]*websocket.Conn, error) {
 				lastErr.Store(err)
 				r.fail(err)
 				return
+			}
+			if hist != nil {
+				hist.record(time.Since(t0))
 			}
 			conns[i] = c
 			opened.Add(1)
