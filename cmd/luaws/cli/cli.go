@@ -1,4 +1,4 @@
-// Package cli is the luaws command line: serve, check, bench, version. It
+// Package cli is the luaws command line: serve, check, bench, test, version. It
 // is importable so that tests drive the real CLI in-process through [Main].
 package cli
 
@@ -27,6 +27,7 @@ Usage:
   luaws serve --config luaws.toml      several mounts, static files, TLS, broker
   luaws check SCRIPT.lua ...           compile scripts, print file:line errors
   luaws bench [flags] URL              load generator
+  luaws test [flags] [PATH...]         run the *_test.lua files of scripts
   luaws version
 
 Run "luaws COMMAND -h" for a command's flags.
@@ -46,6 +47,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "test":
+		return runTests(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "luaws", versionString())
 		return ExitOK

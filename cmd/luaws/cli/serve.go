@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/luaws/luaws/engine"
-	"github.com/luaws/luaws/engine/middleware"
 	"github.com/luaws/luaws/luabind"
 )
 
@@ -406,42 +405,17 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	}
 	for _, mc := range cfg.Mounts {
 		mlog := log.With(engine.LogKeyMount, mc.Path)
-		var mws []engine.Middleware
-		for _, name := range mc.Middleware {
-			mw, err := middleware.New(name, mc.MiddlewareInit[name], middleware.Env{Mount: mc.Path, Logger: mlog})
-			if err != nil {
-				return printError(stderr, &usageError{msg: fmt.Sprintf("mount %s: middleware %s: %v", mc.Path, name, err)})
-			}
-			mws = append(mws, mw)
+		lo, emc, err := mountOptions(mc, !cfg.NoWatch, mlog)
+		if err != nil {
+			return printError(stderr, err)
 		}
-		lm, err := luabind.New(luabind.Options{
-			Script:         mc.Script,
-			Workers:        mc.Workers,
-			HandlerTimeout: mc.HandlerTimeout,
-			BanAfterStops:  mc.BanAfterStops,
-			BanDuration:    mc.BanDuration,
-			Watch:          !cfg.NoWatch,
-			Logger:         mlog,
-		})
+		lm, err := luabind.New(lo)
 		if err != nil {
 			return printError(stderr, err)
 		}
 		scripts = append(scripts, lm)
-		ecfg.Mounts = append(ecfg.Mounts, engine.MountConfig{
-			Path:           mc.Path,
-			Handler:        lm,
-			Serializer:     mc.Serializer,
-			MaxMessageSize: mc.MaxMessageSize,
-			SendQueueSize:  mc.SendQueueSize,
-			SendQueueBytes: mc.SendQueueBytes,
-			Subprotocols:   mc.Subprotocols,
-			AllowedOrigins: mc.AllowedOrigins,
-			Compression:    mc.Compression,
-			PingInterval:   mc.PingInterval,
-			PongTimeout:    mc.PongTimeout,
-			IdleTimeout:    max(mc.IdleTimeout, 0),
-			Middleware:     mws,
-		})
+		emc.Handler = lm
+		ecfg.Mounts = append(ecfg.Mounts, emc)
 	}
 	srv, err := engine.New(ecfg)
 	if err != nil {

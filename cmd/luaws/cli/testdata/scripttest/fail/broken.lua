@@ -1,0 +1,5 @@
+local M = {}
+function M.open(conn)
+  conn:send("x"
+end
+return M
