@@ -124,7 +124,7 @@ func (h *harness) table(L *lua.LState) *lua.LTable {
 			deadline := time.Now().Add(logWait)
 			for {
 				for _, s := range h.servers {
-					s.lm.Sync()
+					s.lm.SyncAll()
 				}
 				text := h.logText()
 				if luaFind(L, text, pattern) {
@@ -166,7 +166,7 @@ type server struct {
 	lm     *luabind.Mount
 	srv    *engine.Server
 	em     *engine.Mount
-	shared *engine.Shared
+	shared *luabind.Shared
 	addr   string
 	path   string
 	ser    string
@@ -196,7 +196,7 @@ func (h *harness) luaServer(L *lua.LState) int {
 	if err != nil {
 		fail(L, "t.server: %v", err)
 	}
-	s := &server{h: h, shared: engine.NewShared(), served: make(chan struct{})}
+	s := &server{h: h, shared: luabind.NewShared(), served: make(chan struct{})}
 	lo.Shared = s.shared
 	lo.Watch = false
 	lo.Logger = log
@@ -251,7 +251,7 @@ func (s *server) object(L *lua.LState) *lua.LTable {
 			return 1
 		},
 		"connections": func(L *lua.LState) int {
-			s.lm.Sync()
+			s.lm.SyncAll()
 			var ids []uint64
 			for _, c := range s.em.Conns() {
 				ids = append(ids, c.ID())
@@ -265,7 +265,7 @@ func (s *server) object(L *lua.LState) *lua.LTable {
 			return 1
 		},
 		"shared": func(L *lua.LState) int {
-			s.lm.Sync()
+			s.lm.SyncAll()
 			sh := L.NewTable()
 			L.SetFuncs(sh, map[string]lua.LGFunction{"get": func(L *lua.LState) int {
 				v, _ := s.shared.Get(L.CheckString(2))
@@ -437,7 +437,7 @@ func (c *client) object(L *lua.LState) *lua.LTable {
 			}
 		},
 		"recv_all": func(L *lua.LState) int {
-			c.s.lm.Sync()
+			c.s.lm.SyncAll()
 			all := L.NewTable()
 			for f, ok := c.take(); ok; f, ok = c.take() {
 				c.push(L, codec, f)
