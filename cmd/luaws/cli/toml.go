@@ -157,6 +157,13 @@ func indexLines(src []byte) map[string]int {
 				cur = append(cur, strconv.Itoa(arrays[key]-1))
 			}
 			lines[strings.Join(cur, ".")] = line
+			// [a.b] defines a too, when nothing did before: an error
+			// about a names this line.
+			for i := 1; i < len(cur); i++ {
+				if _, seen := lines[strings.Join(cur[:i], ".")]; !seen {
+					lines[strings.Join(cur[:i], ".")] = line
+				}
+			}
 		case unstable.KeyValue:
 			keyval(e, cur)
 		}
