@@ -75,3 +75,35 @@ func TestRunawayAddressBanned(t *testing.T) {
 		})
 	}
 }
+
+// TestRunawayBurstBounded: ten connections from one address send the
+// looping message at once, so that nine wait in the one worker's queue
+// behind the first. The ban, checked again when a queued message's turn
+// comes, bounds the stall: BanAfterStops handlers are stopped, the other
+// connections are closed with 1008 without their handler running.
+func TestRunawayBurstBounded(t *testing.T) {
+	const conns, banAfter = 10, 3
+	ts := newTestServer(t, misbehaving, serverOpts{workers: 1, lua: luabind.Options{
+		HandlerTimeout: 50 * time.Millisecond,
+		BanAfterStops:  banAfter,
+	}})
+	cs := make([]*websocket.Conn, conns)
+	for i := range cs {
+		cs[i] = ts.dial(t, "")
+	}
+	for _, c := range cs {
+		send(t, c, "loop")
+	}
+	codes := map[int]int{}
+	for _, c := range cs {
+		code, _ := readClose(t, c)
+		codes[code]++
+	}
+	if got := ts.Script.ScriptStats().LuaErrors; got > banAfter {
+		t.Fatalf("%d handlers stopped, want at most %d (ban_after_stops)", got, banAfter)
+	}
+	if codes[websocket.CloseInternalServerErr]+codes[websocket.ClosePolicyViolation] != conns ||
+		codes[websocket.ClosePolicyViolation] < conns-banAfter {
+		t.Fatalf("close codes %v, want at most %d × 1011 and the rest 1008", codes, banAfter)
+	}
+}

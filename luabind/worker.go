@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/gorilla/websocket"
@@ -256,6 +257,13 @@ func (w *worker) message(v *vm, ev event) {
 	cs := ev.cs
 	if !cs.conn.Open() {
 		return // closing: the script asked to close, or a previous handler failed
+	}
+	// Messages queued behind a runaway handler passed Mount.Message's
+	// check before its stop banned their address: checked again here, so
+	// a burst of them holds the worker for BanAfterStops timeouts at most.
+	if w.m.pen.banned.Load() != 0 && w.m.pen.isBanned(cs.conn.Request().RemoteAddr, time.Now()) {
+		cs.conn.Close(websocket.ClosePolicyViolation, "too many handlers stopped: try again later")
+		return
 	}
 	kind := kindText
 	if ev.typ == websocket.BinaryMessage {
