@@ -1,6 +1,8 @@
 package luabind
 
 import (
+	"context"
+	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -20,6 +22,9 @@ import (
 //     resume one another (each level recurses in Go: unbounded, it
 //     overflows the goroutine stack and kills the process), and
 //     coroutines share the VM's context, so the watchdog stops them too;
+//   - table.sort checks the VM's context every sortCheckEvery comparisons,
+//     so that the watchdog stops the sort of a huge table without a
+//     comparator (with one, the comparator's Lua code is checked anyway);
 //   - os.exit raises instead of ending the server.
 
 // maxCoroutineDepth bounds coroutines resuming coroutines, like Lua's
@@ -39,6 +44,7 @@ func (v *vm) installLimits() {
 	}
 	if tbl, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tbl.RawSetString("concat", L.NewFunction(func(L *lua.LState) int { return tableConcat(L, maxSize) }))
+		tbl.RawSetString("sort", L.NewFunction(tableSort))
 	}
 	if co, ok := L.GetGlobal("coroutine").(*lua.LTable); ok {
 		create, _ := co.RawGetString("create").(*lua.LFunction)
@@ -365,4 +371,75 @@ func (v *vm) luaCoWrap(L *lua.LState) int {
 		return n - 1
 	}))
 	return 1
+}
+
+// sortCheckEvery is how many comparisons tableSort makes between two
+// looks at the VM's context.
+const sortCheckEvery = 1024
+
+// tableSort is table.sort(t[, comp]) on t[1..#t], like gopher-lua's, but
+// stoppable by the watchdog: every sortCheckEvery comparisons it raises
+// if the VM's context is done.
+func tableSort(L *lua.LState) int {
+	tbl := L.CheckTable(1)
+	var fn *lua.LFunction
+	if L.GetTop() != 1 {
+		fn = L.CheckFunction(2)
+	}
+	n := tbl.Len()
+	s := &luaSorter{L: L, fn: fn, vals: make([]lua.LValue, n)}
+	if ctx := L.Context(); ctx != nil {
+		s.done = ctx.Done()
+	}
+	for i := range n {
+		if i%sortCheckEvery == 0 {
+			s.check()
+		}
+		s.vals[i] = tbl.RawGetInt(i + 1)
+	}
+	sort.Sort(s)
+	for i, v := range s.vals {
+		tbl.RawSetInt(i+1, v)
+	}
+	return 0
+}
+
+// luaSorter sorts Lua values with Lua's < or a comparator.
+type luaSorter struct {
+	L     *lua.LState
+	fn    *lua.LFunction
+	vals  []lua.LValue
+	done  <-chan struct{}
+	count int
+}
+
+// check raises if the VM's context is done: the watchdog stopped the call.
+func (s *luaSorter) check() {
+	if s.done == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		s.L.RaiseError("%s", context.Canceled.Error())
+	default:
+	}
+}
+
+func (s *luaSorter) Len() int      { return len(s.vals) }
+func (s *luaSorter) Swap(i, j int) { s.vals[i], s.vals[j] = s.vals[j], s.vals[i] }
+
+func (s *luaSorter) Less(i, j int) bool {
+	if s.count++; s.count%sortCheckEvery == 0 {
+		s.check()
+	}
+	if s.fn == nil {
+		return s.L.LessThan(s.vals[i], s.vals[j])
+	}
+	s.L.Push(s.fn)
+	s.L.Push(s.vals[i])
+	s.L.Push(s.vals[j])
+	s.L.Call(2, 1)
+	less := lua.LVAsBool(s.L.Get(-1))
+	s.L.Pop(1)
+	return less
 }

@@ -374,3 +374,34 @@ return M
 		}
 	}
 }
+
+// TestLongSortStopped: table.sort of a table of half a million numbers
+// (built while the script loads, which handler_timeout does not bound)
+// is one builtin call of seconds; it is stopped within about one
+// handler_timeout of its deadline.
+func TestLongSortStopped(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	ts := newTestServer(t, `
+local M = {}
+local big = {}
+for i = 1, 500000 do big[i] = (i * 7919) % 1000003 end
+function M.message(conn, msg)
+  table.sort(big)
+  conn:send("sorted")
+end
+return M
+`, serverOpts{lua: luabind.Options{HandlerTimeout: timeout}})
+	c := ts.dial(t, "")
+	start := time.Now()
+	send(t, c, "sort")
+	if code, _ := readClose(t, c); code != websocket.CloseInternalServerErr {
+		t.Fatalf("got close code %d, want 1011", code)
+	}
+	// Generous: the machine is shared, and the stop is only looked at
+	// every watchdog tick and every 1024 comparisons.
+	over := time.Since(start) - timeout
+	if over > timeout {
+		t.Fatalf("stopped %v after handler_timeout (%v), want at most one more timeout", over, timeout)
+	}
+	t.Logf("stopped %v after the deadline", over)
+}

@@ -115,3 +115,18 @@ eq(depth, 101, "nesting depth")
 
 -- os.exit
 raises(function() os.exit(1) end, "os.exit is disabled", "os.exit")
+
+-- table.sort (stoppable; same results as gopher-lua's)
+local st = { 5, 3, 9, 1, 7 }
+table.sort(st)
+eq(table.concat(st, ","), "1,3,5,7,9", "sort")
+table.sort(st, function(a, b) return a > b end)
+eq(table.concat(st, ","), "9,7,5,3,1", "sort comparator")
+local ss = { "b", "c", "a" }
+table.sort(ss)
+eq(table.concat(ss), "abc", "sort strings")
+raises(function() table.sort({ 1, "a", 2 }) end, "attempt to compare", "sort mixed")
+local sbig = {}
+for i = 1, 5000 do sbig[i] = (i * 7919) % 5003 end
+table.sort(sbig)
+for i = 2, #sbig do if sbig[i - 1] > sbig[i] then error("sort big: out of order at " .. i) end end
