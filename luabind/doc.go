@@ -54,8 +54,10 @@
 // [Mount.Reload] compiles a new [Program] and loads it in a fresh VM per
 // worker, off the workers' goroutines (a VM being loaded is reachable from
 // nowhere else). Only when all load does each worker swap VMs, through its
-// event queue, so the swap falls between two events. The old VM is closed
-// on its worker; what lives in Go (connections, conn.data, the registry)
+// event queue, so the swap falls between two events, and runs the
+// script's reload(conn) handlers; if one fails on any worker, every worker
+// goes back to its old VM (kept open until all have run them). The old VM
+// is then closed on its worker; what lives in Go (connections, conn.data, the registry)
 // is untouched. With Options.Watch a watcher (fsnotify, on the files'
 // directories) calls Reload when the script or a module changes.
 //

@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -28,7 +29,11 @@ var ErrStopped = errors.New("luabind: mount stopped")
 // timers. Connections keep their ids, data and worker. Then, still before
 // its next event, each worker calls the script's reload(conn) handler, if
 // it has one, for each of its connections, so that the new code can
-// migrate conn.data.
+// migrate conn.data. If one of those calls fails (raises, or is stopped
+// by the handler timeout) on any worker, the reload is refused and rolled
+// back: every worker goes back to its old VM, no connection is closed,
+// and Reload returns a *ReloadHandlerError naming the connection and the
+// script's file:line (see swap for what stays done).
 //
 // Every reload, done or refused, is counted (see [Mount.ReloadStats]) and
 // logged as one line with the files, the duration and the outcome.
@@ -58,7 +63,13 @@ func (m *Mount) Reload(reason string) error {
 			engine.LogKeyDuration, time.Since(start), engine.LogKeyError, err.Error())
 		return err
 	}
-	m.swap(vms)
+	if err := m.swap(vms); err != nil {
+		m.reloadsRefused.Add(1)
+		m.log.Error("reload refused, old version still live", engine.LogKeyOutcome, "refused",
+			engine.LogKeyReason, reason, engine.LogKeyFiles, files,
+			engine.LogKeyDuration, time.Since(start), engine.LogKeyError, err.Error())
+		return err
+	}
 	m.noteHandlers(&vms[0].h)
 	m.prog.Store(prog)
 	m.reloadsOK.Add(1)
@@ -100,34 +111,66 @@ func (m *Mount) load() (*Program, []*vm, error) {
 }
 
 // swap hands vms[i] to worker i through its queue and waits until every
-// worker has switched and run the reload handlers.
-func (m *Mount) swap(vms []*vm) {
+// worker has switched and run the reload handlers. If a reload handler
+// fails (raises, or is stopped by the handler timeout) on any worker,
+// every worker goes back to its old VM, which was kept until then, and
+// swap returns the first failure: the new version is refused. The reload
+// handlers that ran on the new code stay run (what they did to
+// conn.data stays), and the events a worker ran between its switch and
+// the rollback ran on the new code; the old VM's timers that came due
+// meanwhile were skipped.
+func (m *Mount) swap(vms []*vm) error {
+	errs := make([]error, len(m.workers))
+	olds := make([]*vm, len(m.workers))
 	dones := make([]chan struct{}, len(m.workers))
 	for i, w := range m.workers {
 		dones[i] = make(chan struct{})
 		nv := vms[i]
-		w.post(event{kind: evFunc, fn: func(*vm) { w.install(nv) }, done: dones[i]})
+		w.post(event{kind: evFunc, fn: func(*vm) { olds[i], errs[i] = w.install(nv) }, done: dones[i]})
 	}
 	for _, done := range dones {
 		<-done
 	}
+	var failed error
+	for _, err := range errs {
+		if err != nil {
+			failed = err
+			break
+		}
+	}
+	for i, w := range m.workers {
+		dones[i] = make(chan struct{})
+		old, nv := olds[i], vms[i]
+		w.post(event{kind: evFunc, fn: func(*vm) {
+			if failed == nil {
+				old.close() // the single place where an old VM, and its timers, end
+				return
+			}
+			w.restore(old, nv)
+		}, done: dones[i]})
+	}
+	for _, done := range dones {
+		<-done
+	}
+	return failed
 }
 
-// install makes nv the worker's VM, closes the old one and runs nv's reload
-// handler for every connection of the worker, in id order. It runs on the
-// worker, between two events (by whoever holds its drain).
-func (w *worker) install(nv *vm) {
+// install makes nv the worker's VM and runs nv's reload handler for every
+// connection of the worker, in id order. It returns the old VM, still
+// open, and the first reload handler's failure, after which it runs no
+// more of them. It runs on the worker, between two events (by whoever
+// holds its drain).
+func (w *worker) install(nv *vm) (*vm, error) {
 	old := w.vm
 	w.vm = nv
 	nv.live = true
-	old.close() // the single place where an old VM, and its timers, end
 	conns := make([]*connState, 0, len(w.conns))
 	for cs := range w.conns {
 		cs.obj = nil // made again in nv on first use
 		conns = append(conns, cs)
 	}
 	if nv.h.reload == nil {
-		return
+		return old, nil
 	}
 	slices.SortFunc(conns, func(a, b *connState) int {
 		return compareIDs(a.conn.ID(), b.conn.ID())
@@ -135,8 +178,34 @@ func (w *worker) install(nv *vm) {
 	// A connection that is closing gets it too: its close handler runs
 	// on the new code, which expects the new shape of conn.data.
 	for _, cs := range conns {
-		w.callConn(cs, nv.h.reload, nv.connObject(cs))
+		if err := nv.call(nv.h.reload, nv.connObject(cs)); err != nil {
+			w.m.stats.luaErrors.Add(1)
+			return old, &ReloadHandlerError{Conn: cs.conn.ID(), Err: err}
+		}
 	}
+	return old, nil
+}
+
+// restore gives the worker back its old VM after a refused reload, and
+// closes nv.
+func (w *worker) restore(old, nv *vm) {
+	w.vm = old
+	for cs := range w.conns {
+		cs.obj = nil
+	}
+	nv.close()
+}
+
+// ReloadHandlerError is a new version refused because its reload(conn)
+// handler failed for a connection.
+type ReloadHandlerError struct {
+	Conn uint64       // the connection it failed for
+	Err  *ScriptError // with the script's file:line
+}
+
+// Error names the connection and the script's file:line.
+func (e *ReloadHandlerError) Error() string {
+	return fmt.Sprintf("reload handler failed for connection %d: %s", e.Conn, e.Err.Msg)
 }
 
 func compareIDs(a, b uint64) int {

@@ -453,30 +453,56 @@ return M
 	}
 }
 
+// TestReloadHandlerError: a new version whose reload(conn) handler raises
+// or loops (for one connection) is refused and rolled back on every
+// worker: all 20 connections stay open and the old code answers them, the
+// log names the file:line; then a good version reloads.
 func TestReloadHandlerError(t *testing.T) {
-	dir := t.TempDir()
-	path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v1"))
-	ts := newTestServer(t, path, serverOpts{})
-	a := ts.dial(t, "")
-	if got, want := ask(t, a, "x"), "v1 1 1 x"; got != want { // a is conn 1
-		t.Fatalf("got %q, want %q", got, want)
+	tests := []struct{ name, hook, wantLog string }{
+		{"raises", `error("cannot migrate")`, "script.lua:3: cannot migrate"},
+		{"loops", `while true do end`, "stopped: ran longer than handler_timeout"},
 	}
-	b := ts.dial(t, "")
-	ask(t, b, "x")
-	enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
+	for _, tt := range tests {
+		for _, workers := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/workers=%d", tt.name, workers), func(t *testing.T) {
+				dir := t.TempDir()
+				path := enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v1"))
+				logs, log := newLogBuffer(t)
+				ts := newTestServer(t, path, serverOpts{workers: workers,
+					lua: luabind.Options{Logger: log, HandlerTimeout: 100 * time.Millisecond}})
+				clients := make([]*websocket.Conn, 20)
+				for i := range clients {
+					clients[i] = ts.dial(t, "")
+					ask(t, clients[i], "a")
+				}
+				enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), `
 local M = {}
-function M.reload(conn) if conn.id == 1 then error("cannot migrate") end end
+function M.reload(conn) if conn.id == 20 then `+tt.hook+` end end
 function M.message(conn, msg) conn:send("v2 " .. msg) end
 return M
 `)
-	if err := ts.Script.Reload("test"); err != nil {
-		t.Fatal(err)
-	}
-	if code, _ := readClose(t, a); code != websocket.CloseInternalServerErr {
-		t.Fatalf("got close code %d, want %d", code, websocket.CloseInternalServerErr)
-	}
-	if got, want := ask(t, b, "y"), "v2 y"; got != want {
-		t.Fatalf("got %q, want %q", got, want)
+				err := ts.Script.Reload("test")
+				var rhe *luabind.ReloadHandlerError
+				if !errors.As(err, &rhe) || !strings.Contains(err.Error(), tt.wantLog) {
+					t.Fatalf("got error %v, want a *ReloadHandlerError with %q", err, tt.wantLog)
+				}
+				logs.WaitFor(t, "reload refused, old version still live", tt.wantLog)
+				for i, c := range clients {
+					if got, want := ask(t, c, "b"), fmt.Sprintf("v1 %d 2 b", i+1); got != want {
+						t.Fatalf("after the refused reload: got %q, want %q", got, want)
+					}
+				}
+				enginetest.WriteFile(t, filepath.Join(dir, "script.lua"), versioned("v3"))
+				if err := ts.Script.Reload("test"); err != nil {
+					t.Fatalf("good version: %v", err)
+				}
+				for i, c := range clients {
+					if got, want := ask(t, c, "c"), fmt.Sprintf("v3 %d 3 c", i+1); got != want {
+						t.Fatalf("after the good reload: got %q, want %q", got, want)
+					}
+				}
+			})
+		}
 	}
 }
 
