@@ -20,9 +20,21 @@ type Config struct {
 	// ShutdownTimeout bounds [Server.Shutdown] when its context has no
 	// deadline. Defaults to 10 s.
 	ShutdownTimeout time.Duration
-	// HandshakeTimeout bounds reading the upgrade request. Defaults to 10 s.
+	// HandshakeTimeout bounds reading the headers of every request, the
+	// upgrade request included. Defaults to 10 s.
 	HandshakeTimeout time.Duration
-	// MaxConnections caps open connections over all mounts; 0 means no cap.
+	// HTTPIdleTimeout is how long a plain HTTP keep-alive connection may
+	// wait for its next request before it is closed. Defaults to 60 s.
+	HTTPIdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header (request line, query
+	// string and header fields): larger ones get 431. What a WebSocket
+	// connection keeps of its upgrade request for its life (the path, the
+	// query string and the header fields scripts read) is bounded by it
+	// too. Defaults to 32 KiB, as nginx's large_client_header_buffers.
+	MaxHeaderBytes int
+	// MaxConnections caps open connections over all mounts, plain HTTP
+	// connections included (see httpconns.go). 0 means the process's
+	// open-file limit less 128; a negative value means no cap.
 	MaxConnections int
 	// MaxConnectionsPerAddr caps open connections per client IP over all
 	// mounts; 0 means no cap.
@@ -111,7 +123,10 @@ type MountConfig struct {
 const (
 	DefaultMountPath      = "/ws"
 	DefaultMaxMessageSize = 1 << 20
-	DefaultSendQueueSize  = 1024
+	// DefaultMaxHeaderBytes and DefaultHTTPIdleTimeout are Config's.
+	DefaultMaxHeaderBytes  = 32 << 10
+	DefaultHTTPIdleTimeout = 60 * time.Second
+	DefaultSendQueueSize   = 1024
 	// DefaultSendQueueBytesPerMessage: SendQueueBytes defaults to this
 	// many times MaxMessageSize.
 	DefaultSendQueueBytesPerMessage = 4
@@ -131,6 +146,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = defaultMaxConnections()
 	}
 	return c
 }

@@ -35,7 +35,11 @@ type Server struct {
 	closing bool
 	total   int
 	perAddr map[string]int
-	active  sync.WaitGroup // handshakes in progress and open connections
+	// httpConns counts accepted connections not (yet) WebSockets; see
+	// httpconns.go.
+	httpConns   int
+	httpRefused atomic.Uint64
+	active      sync.WaitGroup // handshakes in progress and open connections
 
 	broker        broker.Broker
 	nodeID        uint64      // tells this server's broker messages from other nodes'
@@ -83,6 +87,9 @@ func New(cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: cfg.HandshakeTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ConnState:         s.connState,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         cfg.TLSConfig,
 	}
@@ -221,7 +228,8 @@ func (s *Server) admit(ip string) *HandshakeError {
 	if s.closing {
 		return &HandshakeError{Reason: ReasonShuttingDown, Status: http.StatusServiceUnavailable}
 	}
-	if s.cfg.MaxConnections > 0 && s.total >= s.cfg.MaxConnections {
+	// The upgrading connection is still counted in httpConns.
+	if s.cfg.MaxConnections > 0 && s.total+max(s.httpConns-1, 0) >= s.cfg.MaxConnections {
 		return &HandshakeError{Reason: ReasonTooManyConnections, Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("server limit of %d reached", s.cfg.MaxConnections)}
 	}

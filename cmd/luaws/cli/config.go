@@ -33,6 +33,9 @@ type Config struct {
 	AdminListen string
 	// Static (static) maps URL prefixes to directories of static files.
 	Static map[string]string
+	// StaticOptions (static_dotfiles, static_listing) apply to every
+	// static directory.
+	StaticOptions StaticOptions
 	// TLS ([tls]) holds the certificate and key files for wss://.
 	TLS TLSConfig
 	// Broker ([broker]) configures luaws.publish across nodes.
@@ -42,7 +45,8 @@ type Config struct {
 	// Proxies ([[proxy]]) pass plain HTTP under their paths to upstream apps.
 	Proxies []ProxyConfig
 	// MaxConnections (max_connections, or max_connections.total) caps open
-	// connections over all mounts; 0 means no cap.
+	// connections over all mounts, plain HTTP ones included; 0 (default)
+	// means the process's open-file limit less 128.
 	MaxConnections int
 	// MaxConnectionsPerAddr (max_connections.per_addr) caps open
 	// connections per client address; 0 means no cap.
@@ -50,6 +54,12 @@ type Config struct {
 	// HandshakeTimeout (handshake_timeout) bounds reading the upgrade
 	// request. Defaults to 10 s.
 	HandshakeTimeout time.Duration
+	// HTTPIdleTimeout (http_idle_timeout) closes a plain HTTP keep-alive
+	// connection idle that long. Defaults to 60 s.
+	HTTPIdleTimeout time.Duration
+	// MaxHeaderBytes (max_header_bytes) bounds a request's header, and so
+	// what a WebSocket keeps of its upgrade request. Defaults to 32 KiB.
+	MaxHeaderBytes int64
 	// ShutdownTimeout (shutdown_timeout) bounds a graceful stop. Defaults to 10 s.
 	ShutdownTimeout time.Duration
 	// NoWatch turns off reloading a mount when its script or a module it
@@ -145,8 +155,8 @@ type MountConfig struct {
 
 // Keys of each table, in the order docs/config.md lists them.
 var (
-	topKeys = []string{"listen", "socket_mode", "admin_listen", "static", "log_format", "log_level", "watch",
-		"max_connections", "handshake_timeout", "shutdown_timeout",
+	topKeys = []string{"listen", "socket_mode", "admin_listen", "static", "static_dotfiles", "static_listing", "log_format", "log_level", "watch",
+		"max_connections", "max_header_bytes", "handshake_timeout", "http_idle_timeout", "shutdown_timeout",
 		"ping_interval", "pong_timeout", "idle_timeout", "tls", "broker", "mount", "proxy"}
 	mountKeys = []string{"path", "script", "serializer", "workers", "handler_timeout",
 		"ban_after_stops", "ban_duration", "max_message_size", "send_queue_size", "send_queue_bytes", "subprotocols", "allowed_origins", "compression",
@@ -166,6 +176,8 @@ func defaultConfig() Config {
 		Listen:           listen,
 		SocketMode:       defaultSocketMode,
 		HandshakeTimeout: 10 * time.Second,
+		HTTPIdleTimeout:  engine.DefaultHTTPIdleTimeout,
+		MaxHeaderBytes:   engine.DefaultMaxHeaderBytes,
 		ShutdownTimeout:  10 * time.Second,
 		LogFormat:        "text",
 		LogLevel:         "info",
@@ -220,6 +232,8 @@ func loadConfig(file string, cfg Config) (Config, error) {
 		}
 		cfg.SocketMode = m
 	}
+	t.boolean("static_dotfiles", &cfg.StaticOptions.Dotfiles)
+	t.boolean("static_listing", &cfg.StaticOptions.Listing)
 	t.str("log_format", &cfg.LogFormat)
 	t.str("log_level", &cfg.LogLevel)
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
@@ -233,6 +247,8 @@ func loadConfig(file string, cfg Config) (Config, error) {
 	t.boolean("watch", &watch)
 	cfg.NoWatch = !watch
 	t.duration("handshake_timeout", &cfg.HandshakeTimeout, false)
+	t.duration("http_idle_timeout", &cfg.HTTPIdleTimeout, false)
+	t.size("max_header_bytes", &cfg.MaxHeaderBytes)
 	t.duration("shutdown_timeout", &cfg.ShutdownTimeout, false)
 	var defaults MountConfig
 	t.duration("ping_interval", &defaults.PingInterval, true)

@@ -112,7 +112,9 @@ type serveFlags struct {
 	socketMode                                           string
 	logFormat, logLevel                                  string
 	maxConns, maxConnsPerAddr                            int
-	handshakeTimeout, shutdownTimeout                    time.Duration
+	handshakeTimeout, shutdownTimeout, httpIdleTimeout   time.Duration
+	maxHeaderBytes                                       string
+	staticOpts                                           StaticOptions
 
 	path, serializer, workers, maxMessage, origins, subprotocols string
 	handlerTimeout, pingInterval, pongTimeout, idleTimeout       time.Duration
@@ -133,6 +135,8 @@ func newServeFlags() *serveFlags {
 	fs.StringVar(&f.socketMode, "socket-mode", "0660", "permission bits of a unix: socket luaws creates (octal)")
 	fs.StringVar(&f.adminListen, "admin-listen", "", "serve /metrics and /healthz on this address instead of --listen")
 	fs.StringVar(&f.static, "static", "", "directory of static files to serve at /")
+	fs.BoolVar(&f.staticOpts.Dotfiles, "static-dotfiles", false, "serve static files and folders whose names start with a dot (.env, .git)")
+	fs.BoolVar(&f.staticOpts.Listing, "static-listing", false, "list static folders that have no index.html")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM): serve wss://")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (PEM)")
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "CA file (PEM) that signs client certificates: ask clients for one")
@@ -140,9 +144,11 @@ func newServeFlags() *serveFlags {
 	fs.StringVar(&f.tlsMinVersion, "tls-min-version", "1.2", "oldest TLS version accepted: 1.2 or 1.3")
 	fs.StringVar(&f.logFormat, "log-format", def.LogFormat, "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", def.LogLevel, "log level: debug, info, warn or error")
-	fs.IntVar(&f.maxConns, "max-connections", 0, "most open connections over all mounts; 0: no cap")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "most open connections, plain HTTP included; 0: the open-file limit less 128")
 	fs.IntVar(&f.maxConnsPerAddr, "max-connections-per-addr", 0, "most open connections per client address; 0: no cap")
 	fs.DurationVar(&f.handshakeTimeout, "handshake-timeout", def.HandshakeTimeout, "longest the upgrade request may take to arrive")
+	fs.DurationVar(&f.httpIdleTimeout, "http-idle-timeout", def.HTTPIdleTimeout, "close a plain HTTP keep-alive connection idle this long")
+	fs.StringVar(&f.maxHeaderBytes, "max-header-bytes", "32KiB", "largest request header (431 beyond); also what a WebSocket keeps of its request")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "longest a graceful stop may take")
 	fs.BoolVar(&f.noWatch, "no-watch", false, "do not reload when the script or a module it requires changes (SIGHUP still reloads)")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile (for go tool pprof) to this file, from start to exit")
@@ -247,6 +253,16 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 	if set["shutdown-timeout"] {
 		cfg.ShutdownTimeout = f.shutdownTimeout
 	}
+	if set["http-idle-timeout"] {
+		cfg.HTTPIdleTimeout = f.httpIdleTimeout
+	}
+	if set["max-header-bytes"] {
+		n, err := ParseSize(f.maxHeaderBytes)
+		if err != nil {
+			return &usageError{msg: "--max-header-bytes: " + err.Error()}
+		}
+		cfg.MaxHeaderBytes = n
+	}
 	if set["no-watch"] {
 		cfg.NoWatch = f.noWatch
 	}
@@ -277,6 +293,12 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 	}
 	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
 		return &usageError{msg: "--tls-cert and --tls-key go together", try: "luaws serve --tls-cert cert.pem --tls-key key.pem ..."}
+	}
+	if set["static-dotfiles"] {
+		cfg.StaticOptions.Dotfiles = f.staticOpts.Dotfiles
+	}
+	if set["static-listing"] {
+		cfg.StaticOptions.Listing = f.staticOpts.Listing
 	}
 	if set["static"] {
 		if fi, err := os.Stat(f.static); err != nil || !fi.IsDir() {
@@ -398,6 +420,8 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		Logger:                log,
 		ShutdownTimeout:       cfg.ShutdownTimeout,
 		HandshakeTimeout:      cfg.HandshakeTimeout,
+		HTTPIdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:        int(cfg.MaxHeaderBytes),
 		MaxConnections:        cfg.MaxConnections,
 		MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr,
 		TLSConfig:             tlsConfig,
@@ -425,7 +449,11 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		lm.Bind(srv.Mounts()[i])
 	}
 	for prefix, dir := range cfg.Static {
-		h := http.StripPrefix(strings.TrimSuffix(prefix, "/"), http.FileServer(http.Dir(dir)))
+		fh, err := staticHandler(dir, cfg.StaticOptions)
+		if err != nil {
+			return printError(stderr, &usageError{msg: fmt.Sprintf("static %s: %v", prefix, err)})
+		}
+		h := http.StripPrefix(strings.TrimSuffix(prefix, "/"), fh)
 		if err := srv.Handle(prefix, h); err != nil {
 			return printError(stderr, &usageError{msg: fmt.Sprintf("static %s: %v", prefix, err)})
 		}
@@ -465,6 +493,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 			mux.Handle(pattern, h)
 		}
 		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HandshakeTimeout,
+			IdleTimeout: cfg.HTTPIdleTimeout, MaxHeaderBytes: int(cfg.MaxHeaderBytes),
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
 

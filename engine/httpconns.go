@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Plain HTTP connections
+//
+// A TCP connection counts against Config.MaxConnections from its accept:
+// while it carries plain HTTP (static files, /metrics, a proxied app, or
+// the upgrade request itself) it is in Server.httpConns; once hijacked
+// for a WebSocket, the WebSocket's own slot (admit) takes over. A
+// connection accepted past the bound gets a 503 (plain TCP) or is closed
+// (TLS, before its handshake) at once, so that idle keep-alive clients
+// cannot use up the file descriptors WebSocket clients need.
+
+// fdReserve is how many file descriptors the default MaxConnections leaves
+// for everything else: listeners, log files, the broker, scripts' modules.
+const fdReserve = 128
+
+// defaultMaxConnections is the process's open-file limit less fdReserve:
+// a connection beyond it could not be accepted anyway, and would take the
+// descriptors the rest of the server needs.
+func defaultMaxConnections() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 0
+	}
+	return max(int(rl.Cur)-fdReserve, 64)
+}
+
+// tooManyResponse is what a plain TCP connection accepted past the bound
+// reads before it is closed.
+const tooManyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Connection: close\r\nRetry-After: 1\r\nContent-Length: 21\r\n\r\ntoo many connections\n"
+
+// connState is the http.Server's ConnState hook: it counts plain HTTP
+// connections and turns away those over the bound.
+func (s *Server) connState(c net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.mu.Lock()
+		over := s.cfg.MaxConnections > 0 && s.total+s.httpConns >= s.cfg.MaxConnections
+		s.httpConns++
+		s.mu.Unlock()
+		if over {
+			s.httpRefused.Add(1)
+			if _, isTLS := c.(*tls.Conn); !isTLS {
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write([]byte(tooManyResponse))
+			}
+			_ = c.Close() // StateClosed follows
+		}
+	case http.StateHijacked, http.StateClosed:
+		s.mu.Lock()
+		s.httpConns--
+		s.mu.Unlock()
+	}
+}
+
+// HTTPConns returns how many connections carry plain HTTP now, and how
+// many were turned away at accept for the MaxConnections bound.
+func (s *Server) HTTPConns() (open int, refused uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpConns, s.httpRefused.Load()
+}
