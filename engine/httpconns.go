@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"syscall"
@@ -34,9 +35,13 @@ func defaultMaxConnections() int {
 }
 
 // tooManyResponse is what a plain TCP connection accepted past the bound
-// reads before it is closed.
-const tooManyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-	"Connection: close\r\nRetry-After: 1\r\nContent-Length: 21\r\n\r\ntoo many connections\n"
+// of max connections reads before it is closed: the body a refused
+// handshake gets too.
+func tooManyResponse(max int) []byte {
+	body := fmt.Sprintf("%s: server limit of %d reached\n", ReasonTooManyConnections, max)
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}
 
 // connState is the http.Server's ConnState hook: it counts plain HTTP
 // connections and turns away those over the bound.
@@ -51,7 +56,7 @@ func (s *Server) connState(c net.Conn, state http.ConnState) {
 			s.httpRefused.Add(1)
 			if _, isTLS := c.(*tls.Conn); !isTLS {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-				_, _ = c.Write([]byte(tooManyResponse))
+				_, _ = c.Write(tooManyResponse(s.cfg.MaxConnections))
 			}
 			_ = c.Close() // StateClosed follows
 		}
