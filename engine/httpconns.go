@@ -34,6 +34,10 @@ func defaultMaxConnections() int {
 	return max(int(rl.Cur)-fdReserve, 64)
 }
 
+// acceptHeadroom is how many connections past max may still be accepted,
+// to be refused by their handshake rather than at accept.
+func acceptHeadroom(max int) int { return max/8 + 8 }
+
 // tooManyResponse is what a plain TCP connection accepted past the bound
 // of max connections reads before it is closed: the body a refused
 // handshake gets too.
@@ -49,7 +53,7 @@ func (s *Server) connState(c net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateNew:
 		s.mu.Lock()
-		over := s.cfg.MaxConnections > 0 && s.total+s.httpConns >= s.cfg.MaxConnections
+		over := s.cfg.MaxConnections > 0 && s.total+s.httpConns >= s.cfg.MaxConnections+acceptHeadroom(s.cfg.MaxConnections)
 		s.httpConns++
 		s.mu.Unlock()
 		if over {

@@ -87,9 +87,10 @@ func TestHTTPIdleTimeout(t *testing.T) {
 }
 
 // TestHTTPConnsCountAgainstMaxConnections: plain HTTP connections hold
-// slots of MaxConnections: past the bound a new TCP connection gets 503
-// and is closed, and a WebSocket upgrade is refused; slots come back as
-// HTTP connections close, and a WebSocket counts once, not twice.
+// slots of MaxConnections: past the bound a WebSocket upgrade is refused,
+// past the bound and its headroom a new TCP connection gets 503 and is
+// closed at once; slots come back as HTTP connections close, and a
+// WebSocket counts once, not twice.
 func TestHTTPConnsCountAgainstMaxConnections(t *testing.T) {
 	for _, tlsOn := range []bool{false, true} {
 		name := "tcp"
@@ -131,6 +132,21 @@ func TestHTTPConnsCountAgainstMaxConnections(t *testing.T) {
 				idle = append(idle, c)
 			}
 			enginetest.WaitFor(t, "two HTTP connections counted", func() bool { open, _ := srv.HTTPConns(); return open == 2 })
+			// Past the bound: the upgrade is refused by the handshake.
+			if c, resp, err := enginetest.DialWith(t, wsDialer, url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+				if c != nil {
+					c.Close()
+				}
+				t.Errorf("a WebSocket past the bound: got %v, %v; want 503", resp, err)
+			}
+			for range 8 { // the headroom: 3/8 + 8
+				c, err := dial()
+				if err != nil {
+					t.Fatal(err)
+				}
+				idle = append(idle, c)
+			}
+			enginetest.WaitFor(t, "ten HTTP connections counted", func() bool { open, _ := srv.HTTPConns(); return open == 10 })
 			over, err := dial()
 			if err == nil {
 				_ = over.SetReadDeadline(time.Now().Add(enginetest.Timeout))
@@ -142,10 +158,6 @@ func TestHTTPConnsCountAgainstMaxConnections(t *testing.T) {
 			}
 			if _, refused := srv.HTTPConns(); refused == 0 {
 				t.Errorf("no connection refused at the bound")
-			}
-			if c, _, err := enginetest.DialWith(t, wsDialer, url, nil); err == nil {
-				c.Close()
-				t.Errorf("a WebSocket opened past the bound")
 			}
 			for _, c := range idle {
 				c.Close()

@@ -87,10 +87,8 @@ func TestMaxConnectionsLimits(t *testing.T) {
 	a.Close()
 	waitFor(t, "a slot", func() bool { return srv.Mounts()[0].Len() == 1 })
 	dial(t, url)
-	// The third was turned away at accept (see httpconns.go), before any
-	// handshake.
-	if _, refused := srv.HTTPConns(); refused != 1 {
-		t.Errorf("refused at accept: got %d, want 1", refused)
+	if got := srv.Mounts()[0].Stats().HandshakesRejected[engine.ReasonTooManyConnections]; got != 1 {
+		t.Errorf("rejected for too many connections: got %d, want 1", got)
 	}
 }
 
