@@ -11,13 +11,18 @@ import (
 
 // Plain HTTP connections
 //
-// A TCP connection counts against Config.MaxConnections from its accept:
-// while it carries plain HTTP (static files, /metrics, a proxied app, or
-// the upgrade request itself) it is in Server.httpConns; once hijacked
-// for a WebSocket, the WebSocket's own slot (admit) takes over. A
-// connection accepted past the bound gets a 503 (plain TCP) or is closed
-// (TLS, before its handshake) at once, so that idle keep-alive clients
-// cannot use up the file descriptors WebSocket clients need.
+// Every accepted TCP connection counts against Config.MaxConnections: a
+// WebSocket from its upgrade (admit), and any other connection, while it
+// carries plain HTTP (static files, /metrics, a proxied app, or the
+// upgrade request itself), in Server.httpConns. A connection accepted
+// when WebSockets and HTTP connections together have reached the bound
+// plus a headroom (acceptHeadroom) gets a 503 (plain TCP) or is closed
+// (TLS, before its handshake) at once, before any request: so that idle
+// keep-alive clients cannot use up the file descriptors WebSocket clients
+// need. Upgrades within the headroom get their handshake's own 503 (and
+// the script's error handler) once the WebSockets alone are at the bound;
+// the headroom also absorbs connections that are closing but not yet
+// counted out.
 
 // fdReserve is how many file descriptors the default MaxConnections leaves
 // for everything else: listeners, log files, the broker, scripts' modules.

@@ -228,8 +228,7 @@ func (s *Server) admit(ip string) *HandshakeError {
 	if s.closing {
 		return &HandshakeError{Reason: ReasonShuttingDown, Status: http.StatusServiceUnavailable}
 	}
-	// The upgrading connection is still counted in httpConns.
-	if s.cfg.MaxConnections > 0 && s.total+max(s.httpConns-1, 0) >= s.cfg.MaxConnections {
+	if s.cfg.MaxConnections > 0 && s.total >= s.cfg.MaxConnections {
 		return &HandshakeError{Reason: ReasonTooManyConnections, Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("server limit of %d reached", s.cfg.MaxConnections)}
 	}
