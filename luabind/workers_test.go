@@ -380,11 +380,13 @@ return M
 // is one builtin call of seconds; it is stopped within about one
 // handler_timeout of its deadline.
 func TestLongSortStopped(t *testing.T) {
-	const timeout = 200 * time.Millisecond
+	// The sort must outlast the timeout however fast the machine: a
+	// million numbers take about a second (more under -race).
+	const timeout = 50 * time.Millisecond
 	ts := newTestServer(t, `
 local M = {}
 local big = {}
-for i = 1, 500000 do big[i] = (i * 7919) % 1000003 end
+for i = 1, 1000000 do big[i] = (i * 7919) % 1000003 end
 function M.message(conn, msg)
   table.sort(big)
   conn:send("sorted")
@@ -400,8 +402,8 @@ return M
 	// Generous: the machine is shared, and the stop is only looked at
 	// every watchdog tick and every 1024 comparisons.
 	over := time.Since(start) - timeout
-	if over > timeout {
-		t.Fatalf("stopped %v after handler_timeout (%v), want at most one more timeout", over, timeout)
+	if over > 10*timeout {
+		t.Fatalf("stopped %v after handler_timeout (%v), want well under the sort's own time", over, timeout)
 	}
 	t.Logf("stopped %v after the deadline", over)
 }
