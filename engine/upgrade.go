@@ -140,12 +140,34 @@ func newRequest(r *http.Request) *Request {
 	return &Request{
 		Path:         r.URL.Path,
 		RemoteAddr:   r.RemoteAddr,
-		Subprotocols: websocket.Subprotocols(r),
+		Subprotocols: offeredSubprotocols(r),
 		HTTP:         r,
 		TLS:          newTLSInfo(r.TLS),
 		rawQuery:     r.URL.RawQuery,
 		header:       packHeader(r.Header),
 	}
+}
+
+// offeredSubprotocols lists the subprotocols r offers, in its order,
+// keeping only tokens (RFC 6455 4.1): not the empty names gorilla keeps
+// for "a, , b" or a trailing comma, nor names with spaces in them.
+func offeredSubprotocols(r *http.Request) []string {
+	offered := websocket.Subprotocols(r)
+	return slices.DeleteFunc(offered, func(p string) bool { return !isToken(p) })
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkUpgrade validates the parts of the request that make it a
