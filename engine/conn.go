@@ -74,9 +74,7 @@ type Conn struct {
 	topics map[string]struct{} // guarded by mount.topics.mu
 }
 
-// frame is one queued outgoing message. A broadcast's has pm and also
-// typ and data, which an uncompressed connection writes itself (see
-// writeFrames).
+// frame is one queued outgoing message.
 type frame struct {
 	typ  int
 	data []byte
@@ -149,10 +147,11 @@ func (c *Conn) Send(messageType int, data []byte) error {
 	return c.enqueue(frame{typ: messageType, data: data}, nil)
 }
 
-// SendPrepared queues a prepared message, as a broadcast does: the frame
-// is encoded once for every recipient. Its bytes are not counted in
-// [MountStats.BytesOut] (a PreparedMessage does not tell its size); use
-// [Mount.Broadcast] where that matters.
+// SendPrepared queues a prepared message, as a broadcast on a mount that
+// compresses does: the frame is encoded once for every recipient. Its
+// bytes are not counted in [MountStats.BytesOut] nor against
+// MountConfig.SendQueueBytes (a PreparedMessage does not tell its size);
+// use [Mount.Broadcast] where that matters.
 func (c *Conn) SendPrepared(pm *websocket.PreparedMessage) error {
 	return c.enqueue(frame{pm: pm}, nil)
 }

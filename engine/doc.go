@@ -59,9 +59,10 @@
 //
 // A connection subscribes to topics ([Conn.Subscribe]) of its mount and
 // leaves them all when it closes. [Mount.Publish] sends to a topic's
-// subscribers, [Mount.Broadcast] to every connection; each encodes the
-// frame once per node (one gorilla PreparedMessage), whatever the number
-// of recipients.
+// subscribers, [Mount.Broadcast] to every connection; each prepares the
+// message once per node, whatever the number of recipients: one copy of
+// the payload that each connection frames as it writes, or, on a mount
+// that compresses, one gorilla PreparedMessage (compressed once).
 //
 // With [Config.Broker] set, several servers (nodes, usually processes on
 // different machines) serve the same mounts as one: each mount subscribes

@@ -121,6 +121,7 @@ func TestSendQueueBytes(t *testing.T) {
 		{"echoed uploads", func(t *testing.T, ws *websocket.Conn) {
 			done := make(chan struct{})
 			t.Cleanup(func() { <-done })
+			ws.EnableWriteCompression(false) // the server's compression is under test, not the client's
 			go func() {
 				defer close(done)
 				for range 128 { // 128 MiB at most; the server stops it long before
@@ -165,8 +166,8 @@ func TestSendQueueBytes(t *testing.T) {
 					if !errors.Is(err, engine.ErrSlowConsumer) {
 						t.Fatalf("flooding Send: got %v, want ErrSlowConsumer (peak %d bytes queued)", err, rec.peak.Load())
 					}
-				case <-time.After(enginetest.Timeout):
-					t.Fatalf("no ErrSlowConsumer within %v (peak %d bytes queued)", enginetest.Timeout, rec.peak.Load())
+				case <-time.After(4 * enginetest.Timeout): // compressing megabytes under -race, on a busy machine, takes seconds
+					t.Fatalf("no ErrSlowConsumer within %v (peak %d bytes queued)", 4*enginetest.Timeout, rec.peak.Load())
 				}
 				if peak := rec.peak.Load(); peak > bound {
 					t.Errorf("peak queued: got %d bytes, want at most SendQueueBytes (%d)", peak, bound)
@@ -219,7 +220,7 @@ func TestSlowConsumerAmongReaders(t *testing.T) {
 		)
 		rec := newRecorder()
 		srv, url, dialer := mode.serve(t, mountOf(rec, func(mc *engine.MountConfig) {
-			mc.SendQueueBytes = 1 << 20
+			mc.SendQueueBytes = 2 << 20 // 128 broadcasts: a reader on a busy machine may lag behind by a second
 			mc.WriteTimeout = timeout
 		}))
 		m := srv.Mounts()[0]
@@ -228,7 +229,12 @@ func TestSlowConsumerAmongReaders(t *testing.T) {
 		slowID := rec.waitOpen(t).ID()
 		conns := make([]*websocket.Conn, readers)
 		for i := range conns {
-			conns[i] = mode.dial(t, dialer(false), url)
+			d := dialer(false)
+			// Only the slow one compresses: 20 clients inflating 16 KiB of
+			// noise every 10 ms, on a busy machine, would fall behind and
+			// be closed as slow consumers themselves.
+			d.EnableCompression = false
+			conns[i] = mode.dial(t, d, url)
 			rec.waitOpen(t)
 		}
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -170,7 +171,7 @@ func checkType(messageType int) error {
 	return nil
 }
 
-// deliverTopic queues one prepared frame to topic's local subscribers.
+// deliverTopic queues one prepared message (see prepare) to topic's local subscribers.
 func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	t := &m.topics
 	t.mu.RLock()
@@ -179,35 +180,50 @@ func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	if len(set) == 0 {
 		return 0
 	}
-	pm, err := websocket.NewPreparedMessage(messageType, data)
-	if err != nil {
-		m.log.Error("prepare message", LogKeyError, err)
+	f, ok := m.prepare(messageType, data)
+	if !ok {
 		return 0
 	}
 	n := 0
 	for c := range set {
-		if c.enqueue(frame{typ: messageType, data: data, pm: pm, size: len(data)}, nil) == nil {
+		if c.enqueue(f, nil) == nil {
 			n++
 		}
 	}
 	return n
 }
 
-// deliverAll queues one prepared frame to every local connection but
+// prepare makes the frame a broadcast or publish queues to every
+// recipient. A mount that compresses has gorilla prepare it, compressed
+// once for every connection that negotiated permessage-deflate; any other
+// has a copy of data (the caller's may change once the call returns),
+// which each connection frames itself (writeData).
+func (m *Mount) prepare(messageType int, data []byte) (frame, bool) {
+	if !m.cfg.Compression {
+		return frame{typ: messageType, data: bytes.Clone(data)}, true
+	}
+	pm, err := websocket.NewPreparedMessage(messageType, data)
+	if err != nil {
+		m.log.Error("prepare message", LogKeyError, err)
+		return frame{}, false
+	}
+	return frame{typ: messageType, pm: pm, size: len(data)}, true
+}
+
+// deliverAll queues one prepared message (see prepare) to every local connection but
 // except, through fl if it is not nil.
 func (m *Mount) deliverAll(messageType int, data []byte, except uint64, fl *Flusher) int {
 	conns := m.Conns()
 	if len(conns) == 0 || len(conns) == 1 && conns[0].id == except {
 		return 0
 	}
-	pm, err := websocket.NewPreparedMessage(messageType, data)
-	if err != nil {
-		m.log.Error("prepare message", LogKeyError, err)
+	f, ok := m.prepare(messageType, data)
+	if !ok {
 		return 0
 	}
 	n := 0
 	for _, c := range conns {
-		if c.id != except && c.enqueue(frame{typ: messageType, data: data, pm: pm, size: len(data)}, fl) == nil {
+		if c.id != except && c.enqueue(f, fl) == nil {
 			n++
 		}
 	}

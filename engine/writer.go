@@ -105,8 +105,8 @@ func (c *Conn) writeFailed(err error) {
 
 // writeNow writes the queued messages from the calling goroutine, without
 // blocking and without waking a writer goroutine, when it can: no writer
-// is running, the queue holds only data messages whose bytes it has (not
-// a SendPrepared's), the mount does not compress, and the socket has a
+// is running, the queue holds only data messages (no prepared ones), the
+// mount does not compress, and the socket has a
 // file descriptor (not TLS). It never waits for the socket, nor for a lock
 // that a write blocked on a full socket holds (a keepalive ping's, the
 // reader's pong): a Flusher writes for many connections, and one slow
@@ -126,8 +126,8 @@ func (c *Conn) writeNow(w *rawWriter) {
 		switch {
 		case f.typ != websocket.TextMessage && f.typ != websocket.BinaryMessage:
 			inline = false // a control frame: the writer sets deadlines for it
-		case f.pm != nil && f.data == nil:
-			inline = false // a prepared frame of unknown bytes (SendPrepared)
+		case f.pm != nil:
+			inline = false // a prepared frame, which gorilla writes
 		default:
 			size += len(f.data) + maxFrameHeader
 		}
@@ -207,8 +207,8 @@ func (c *Conn) writeBatch(batch []frame) error {
 }
 
 // writeFrames writes frames: data frames by themselves (writeData) unless
-// the mount compresses them, broadcasts included (their prepared frame is
-// the same bytes), the others with gorilla; control frames get deadline.
+// the mount compresses them, the others with gorilla; control frames get
+// deadline.
 func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 	cfg := c.mount.cfg
 	var msgs, bytes uint64
@@ -219,7 +219,7 @@ func (c *Conn) writeFrames(batch []frame, deadline time.Time) error {
 	for _, f := range batch {
 		var err error
 		switch {
-		case f.pm != nil && (cfg.Compression || f.data == nil):
+		case f.pm != nil:
 			err = c.ws.WritePreparedMessage(f.pm)
 			msgs, bytes = msgs+1, bytes+uint64(f.size)
 		case f.typ == websocket.CloseMessage:
