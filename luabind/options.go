@@ -61,6 +61,9 @@ type Options struct {
 	// Shared is the store behind luaws.shared. Defaults to one store for
 	// the whole process, shared by every Mount that does not set its own.
 	Shared *Shared
+	// Clock is the time luaws.after and luaws.every follow. Defaults to
+	// the real time; luaws test gives a virtual one.
+	Clock Clock
 	// Logger receives the mount's logs and the scripts' luaws.log lines. Nil discards.
 	Logger *slog.Logger
 }
@@ -107,6 +110,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Shared == nil {
 		o.Shared = processShared
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -27,8 +27,8 @@ type timer struct {
 	delay  time.Duration // the first delay
 	every  time.Duration // 0 for luaws.after
 	due    time.Time
-	t      *time.Timer // nil until armed
-	active bool        // neither cancelled nor (for after) fired
+	t      ClockTimer // nil until armed
+	active bool       // neither cancelled nor (for after) fired
 }
 
 // installTimers adds luaws.after and luaws.every to the luaws table.
@@ -119,9 +119,10 @@ func (v *vm) startTimers() {
 
 // arm schedules tm to fire after d.
 func (tm *timer) arm(d time.Duration) {
-	tm.due = time.Now().Add(d)
+	clock := tm.v.w.m.opts.Clock
+	tm.due = clock.Now().Add(d)
 	if tm.t == nil {
-		tm.t = time.AfterFunc(d, tm.fire)
+		tm.t = clock.AfterFunc(d, tm.fire)
 		return
 	}
 	tm.t.Reset(d)
@@ -157,7 +158,7 @@ func (v *vm) runTimer(tm *timer) {
 	}
 	if tm.active && tm.every > 0 {
 		next := tm.due.Add(tm.every)
-		now := time.Now()
+		now := v.w.m.opts.Clock.Now()
 		if !next.After(now) { // it ran late: skip the missed ticks
 			next = now.Add(tm.every)
 		}

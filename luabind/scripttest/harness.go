@@ -167,6 +167,7 @@ type server struct {
 	srv    *engine.Server
 	em     *engine.Mount
 	shared *luabind.Shared
+	clock  *virtualClock // nil with opts.real_time
 	addr   string
 	path   string
 	ser    string
@@ -191,6 +192,8 @@ func (h *harness) luaServer(L *lua.LState) int {
 	if !filepath.IsAbs(script) {
 		script = filepath.Join(h.dir, script)
 	}
+	realTime, _ := opts["real_time"].(bool)
+	delete(opts, "real_time")
 	log := slog.New(slog.NewTextHandler(h, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lo, emc, err := h.mount(script, opts, log)
 	if err != nil {
@@ -198,6 +201,10 @@ func (h *harness) luaServer(L *lua.LState) int {
 	}
 	s := &server{h: h, shared: luabind.NewShared(), served: make(chan struct{})}
 	lo.Shared = s.shared
+	if !realTime {
+		s.clock = newVirtualClock()
+		lo.Clock = s.clock
+	}
 	lo.Watch = false
 	lo.Logger = log
 	s.lm, err = luabind.New(lo)
@@ -278,6 +285,17 @@ func (s *server) object(L *lua.LState) *lua.LTable {
 		"close": func(L *lua.LState) int {
 			s.shutdown()
 			return 0
+		},
+		"advance": func(L *lua.LState) int {
+			sec := float64(L.CheckNumber(2))
+			if sec < 0 || sec != sec || sec > 1e9 {
+				L.ArgError(1, "seconds must be from 0 to 1e9")
+			}
+			if s.clock == nil {
+				fail(L, "srv:advance: this server runs in real time (opts.real_time = true)")
+			}
+			L.Push(lua.LNumber(s.clock.advance(time.Duration(sec*float64(time.Second)), s.lm.SyncAll)))
+			return 1
 		},
 	})
 	return obj
