@@ -220,8 +220,11 @@ func TestBrokerRestart(t *testing.T) {
 		in.waitLen(t, 1)
 
 		srv.Stop()
+		// The client library reports the loss to its callback a moment
+		// after the connection shows as down: wait for both.
 		waitFor(t, "both nodes to see the broker down", func() bool {
-			return !broker.StatusOf(a).Connected && !broker.StatusOf(b).Connected
+			sa, sb := broker.StatusOf(a), broker.StatusOf(b)
+			return !sa.Connected && !sb.Connected && sa.LastError != ""
 		})
 		if err := a.Publish("mount/r", []byte("during")); !errors.Is(err, broker.ErrDown) {
 			t.Fatalf("publish while down: got %v, want ErrDown", err)
