@@ -17,7 +17,7 @@ import (
 	"github.com/luaws/luaws/luabind"
 )
 
-// BenchmarkEcho measures scripts/echo.lua, the shipped echo, against a
+// BenchmarkEcho measures examples/echo/echo.lua, the shipped echo, against a
 // plain gorilla echo server (a ReadMessage/WriteMessage loop; with json,
 // encoding/json decodes and encodes each message), in alternating rounds
 // over 32 client connections that keep 1 or 8 messages of 64 bytes in
@@ -40,7 +40,7 @@ func BenchmarkEcho(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			load := echoLoad{conns: benchConns, inflight: tc.inflight}
 			gorilla := load.dial(b, tc.gorilla(b))
-			ts := newTestServer(b, "../scripts/echo.lua", serverOpts{workers: 1, serializer: tc.serializer,
+			ts := newTestServer(b, "../examples/echo/echo.lua", serverOpts{workers: 1, serializer: tc.serializer,
 				lua: luabind.Options{Logger: slog.New(slog.DiscardHandler)}})
 			lua := load.dial(b, ts.URL)
 			compareEcho(b, load, gorilla, lua)

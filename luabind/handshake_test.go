@@ -119,7 +119,7 @@ func TestHandshakeRoutes(t *testing.T) {
 }
 
 func TestHandshakeSubprotocolFromMount(t *testing.T) {
-	ts := newTestServer(t, "../scripts/echo.lua", serverOpts{
+	ts := newTestServer(t, "../examples/echo/echo.lua", serverOpts{
 		mount: engine.MountConfig{Subprotocols: []string{"v2", "v1"}},
 	})
 	for _, tc := range []struct {
@@ -246,7 +246,7 @@ func TestErrorHandler(t *testing.T) {
 }
 
 func TestOriginSameHostByDefault(t *testing.T) {
-	ts := newTestServer(t, "../scripts/echo.lua", serverOpts{})
+	ts := newTestServer(t, "../examples/echo/echo.lua", serverOpts{})
 	host := strings.TrimPrefix(ts.baseURL(), "ws://")
 	for _, tc := range []struct {
 		origin string

@@ -8,7 +8,7 @@ import (
 )
 
 func TestEchoScript(t *testing.T) {
-	ts := newTestServer(t, "../scripts/echo.lua", serverOpts{})
+	ts := newTestServer(t, "../examples/echo/echo.lua", serverOpts{})
 	c := ts.dial(t, "")
 	send(t, c, "hello")
 	if got := read(t, c); got != "hello" {

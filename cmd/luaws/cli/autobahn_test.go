@@ -22,7 +22,7 @@ const autobahnGroups = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,8.*,9.*,10.*"
 
 // TestAutobahn runs the Autobahn|Testsuite fuzzing client (its copy in
 // ../shared/autobahn beside the repository, or LUAWS_AUTOBAHN_DIR) against
-// `luaws serve scripts/echo.lua` with compression on and fails listing
+// `luaws serve examples/echo/echo.lua` with compression on and fails listing
 // every case whose behavior, or close behavior, is not OK, INFORMATIONAL
 // (close codes, recorded only) or UNIMPLEMENTED. It skips when the suite
 // or Debian's python3-autobahn and python3-twisted are missing, unless
@@ -39,7 +39,7 @@ func TestAutobahn(t *testing.T) {
 		cases, excludes = c, ""
 	}
 	url := startChildServe(t, "--compression", "--max-message-size", "16MiB", "--ping-interval", "0",
-		"--log-level", "error", filepath.Join("..", "..", "..", "scripts", "echo.lua"))
+		"--log-level", "error", filepath.Join("..", "..", "..", "examples", "echo", "echo.lua"))
 
 	out, err := os.MkdirTemp("", "luaws-autobahn-") // kept when the test fails
 	if err != nil {

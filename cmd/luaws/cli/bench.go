@@ -18,7 +18,7 @@ const benchUsage = `Usage: luaws bench [flags] URL
 
 Measures a WebSocket server on loopback (see docs/performance.md):
   --mode echo       connections send messages and time the echoes
-                    (server: luaws serve scripts/echo.lua)
+                    (server: luaws serve examples/echo/echo.lua)
   --mode idle       open connections and hold them; with --server-pid,
                     the server's memory per idle connection
   --mode broadcast  subscribers and one publisher that sends

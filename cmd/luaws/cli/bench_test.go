@@ -18,8 +18,8 @@ import (
 // runs), and checks that the summary, or the --json result, is complete.
 // It checks nothing about speed.
 func TestBench(t *testing.T) {
-	echo := startServe(t, "--no-watch", "--log-level", "warn", "../../../scripts/echo.lua")
-	jsonEcho := startServe(t, "--no-watch", "--log-level", "warn", "--serializer", "json", "../../../scripts/echo.lua")
+	echo := startServe(t, "--no-watch", "--log-level", "warn", "../../../examples/echo/echo.lua")
+	jsonEcho := startServe(t, "--no-watch", "--log-level", "warn", "--serializer", "json", "../../../examples/echo/echo.lua")
 	fanout := startServe(t, "--no-watch", "--log-level", "warn", "--serializer", "json", "../../../scripts/bench_broadcast.lua")
 	pid := fmt.Sprint(os.Getpid())
 	tests := []struct {

@@ -24,7 +24,7 @@ func TestServeBrokerDownAtStart(t *testing.T) {
 			var stdout, stderr enginetest.Buffer
 			start := time.Now()
 			code := cli.Main(t.Context(), []string{"serve", "--listen", "127.0.0.1:0",
-				"--broker", tc.kind, "--broker-url", tc.url, "../../../scripts/echo.lua"}, &stdout, &stderr)
+				"--broker", tc.kind, "--broker-url", tc.url, "../../../examples/echo/echo.lua"}, &stdout, &stderr)
 			if code != cli.ExitBadInput {
 				t.Fatalf("exit code: got %d, want %d; stderr:\n%s", code, cli.ExitBadInput, stderr.String())
 			}
@@ -46,7 +46,7 @@ func TestServeBrokerDownAtStart(t *testing.T) {
 
 func TestServeBadBrokerKind(t *testing.T) {
 	var stdout, stderr enginetest.Buffer
-	code := cli.Main(t.Context(), []string{"serve", "--broker", "kafka", "../../../scripts/echo.lua"}, &stdout, &stderr)
+	code := cli.Main(t.Context(), []string{"serve", "--broker", "kafka", "../../../examples/echo/echo.lua"}, &stdout, &stderr)
 	if code != cli.ExitBadInput || !strings.Contains(stderr.String(), `broker kind "kafka": want memory, nats or redis`) {
 		t.Fatalf("got exit %d and %q, want 2 and the kinds", code, stderr.String())
 	}

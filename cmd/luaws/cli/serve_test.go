@@ -64,7 +64,7 @@ workers = 2
 func TestServeStaticFlag(t *testing.T) {
 	dir := t.TempDir()
 	enginetest.WriteFile(t, filepath.Join(dir, "www/app.js"), "console.log(1)\n")
-	s := startServe(t, "--static", filepath.Join(dir, "www"), "../../../scripts/echo.lua")
+	s := startServe(t, "--static", filepath.Join(dir, "www"), "../../../examples/echo/echo.lua")
 	if resp, body := enginetest.Get(t, base(s.URL)+"/app.js", nil); resp.StatusCode != 200 || body != "console.log(1)\n" {
 		t.Errorf("static /app.js: got %d %q", resp.StatusCode, body)
 	}
@@ -116,7 +116,7 @@ func TestServeFlagErrors(t *testing.T) {
 }
 
 func TestServeCompression(t *testing.T) {
-	s := startServe(t, "--compression", "--max-message-size", "4KiB", "../../../scripts/echo.lua")
+	s := startServe(t, "--compression", "--max-message-size", "4KiB", "../../../examples/echo/echo.lua")
 	d := &websocket.Dialer{EnableCompression: true, HandshakeTimeout: enginetest.Timeout}
 	c, resp, body := enginetest.Handshake(t, d, s.URL, nil)
 	if c == nil {

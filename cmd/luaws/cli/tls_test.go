@@ -28,7 +28,7 @@ func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert := enginetest.SelfSigned(t)
 	cert.WriteFiles(t, dir)
-	echoLua, err := filepath.Abs("../../../scripts/echo.lua")
+	echoLua, err := filepath.Abs("../../../examples/echo/echo.lua")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +197,10 @@ func TestClientCertificates(t *testing.T) {
 	})
 }
 
-// echoScript is scripts/echo.lua's absolute path.
+// echoScript is examples/echo/echo.lua's absolute path.
 func echoScript(t *testing.T) string {
 	t.Helper()
-	p, err := filepath.Abs("../../../scripts/echo.lua")
+	p, err := filepath.Abs("../../../examples/echo/echo.lua")
 	if err != nil {
 		t.Fatal(err)
 	}

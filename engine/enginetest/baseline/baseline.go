@@ -7,8 +7,8 @@
 //
 // The handlers match these luaws servers:
 //
-//	Echo(nil)        luaws serve scripts/echo.lua
-//	Echo(Reencode)   luaws serve --serializer json scripts/echo.lua
+//	Echo(nil)        luaws serve examples/echo/echo.lua
+//	Echo(Reencode)   luaws serve --serializer json examples/echo/echo.lua
 //	NewHub()         luaws serve --serializer json scripts/bench_broadcast.lua
 package baseline
 

@@ -10,8 +10,8 @@
 // It prints "baseline listening on ws://ADDR/ws (pid N)" and serves every
 // path until SIGINT or SIGTERM. The modes match these luaws servers:
 //
-//	echo       luaws serve scripts/echo.lua
-//	json-echo  luaws serve --serializer json scripts/echo.lua
+//	echo       luaws serve examples/echo/echo.lua
+//	json-echo  luaws serve --serializer json examples/echo/echo.lua
 //	broadcast  luaws serve --serializer json scripts/bench_broadcast.lua
 //
 // The servers themselves are in engine/enginetest/baseline, which the
