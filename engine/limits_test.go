@@ -17,12 +17,14 @@ import (
 	"github.com/luaws/luaws/engine/middleware"
 )
 
-func TestIdleTimeout(t *testing.T) {
+func TestIdleTimeout(t *testing.T) { run(t, testIdleTimeout) }
+
+func testIdleTimeout(t *testing.T, md mode) {
 	rec := newRecorder()
 	rec.onMessage = echo
-	srv, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) { mc.IdleTimeout = 300 * time.Millisecond }))
+	srv := md.serve(t, mountOf(rec, func(mc *engine.MountConfig) { mc.IdleTimeout = 300 * time.Millisecond }))
 
-	active := dial(t, url)
+	active := srv.dial(t)
 	tick := time.NewTicker(50 * time.Millisecond) // paces the sends; nothing waits on it
 	defer tick.Stop()
 	start := time.Now()
@@ -119,59 +121,50 @@ func TestMaxConnectionsPerAddr(t *testing.T) {
 }
 
 func TestMaxMessageSize(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		name := "plain"
-		if compress {
-			name = "permessage-deflate"
+	run(t, func(t *testing.T, md mode) {
+		rec := newRecorder()
+		rec.onMessage = echo
+		srv := md.serve(t, mountOf(rec, func(mc *engine.MountConfig) { mc.MaxMessageSize = 64 << 10 }))
+		ws, resp, err := enginetest.DialWith(t, srv.dialer(false), srv.url, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Run(name, func(t *testing.T) {
-			rec := newRecorder()
-			rec.onMessage = echo
-			srv, url := newTestServer(t, mountOf(rec, func(mc *engine.MountConfig) {
-				mc.MaxMessageSize = 64 << 10
-				mc.Compression = compress
-			}))
-			d := &websocket.Dialer{EnableCompression: compress, HandshakeTimeout: enginetest.Timeout}
-			ws, resp, err := enginetest.DialWith(t, d, url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ext := resp.Header.Get("Sec-Websocket-Extensions")
-			if got := strings.Contains(ext, "permessage-deflate"); got != compress {
-				t.Fatalf("Sec-WebSocket-Extensions %q: negotiated %v, want %v", ext, got, compress)
-			}
-			atLimit := bytes.Repeat([]byte("a"), 64<<10)
-			enginetest.Write(t, ws, websocket.BinaryMessage, atLimit)
-			if _, got := enginetest.Read(t, ws); !bytes.Equal(got, atLimit) {
-				t.Fatalf("64 KiB message: got %d bytes back, want %d", len(got), len(atLimit))
-			}
-			// Compressed, a megabyte of zeros is about a kilobyte on the
-			// wire, so only a check after decompression stops it.
-			tooBig := make([]byte, 64<<10+1)
-			if compress {
-				tooBig = make([]byte, 1<<20)
-			}
-			enginetest.Write(t, ws, websocket.BinaryMessage, tooBig)
-			ce, msgs := enginetest.ReadClose(t, ws)
-			if ce.Code != websocket.CloseMessageTooBig {
-				t.Errorf("got close %d %q, want 1009", ce.Code, ce.Text)
-			}
-			if len(msgs) > 0 {
-				t.Errorf("got %d messages back, want none", len(msgs))
-			}
-			id := rec.waitOpen(t).ID()
-			if e := rec.waitClose(t, id); e.code != websocket.CloseMessageTooBig {
-				t.Errorf("Close handler: got %d, want 1009", e.code)
-			}
-			if n := len(rec.eventsOf(id)); n != 3 { // open, the 64 KiB message, close
-				t.Errorf("handler saw %d events %v, want open, one message, close", n, rec.eventsOf(id))
-			}
-			st := srv.Mounts()[0].Stats()
-			if st.MessagesIn != 1 || st.BytesIn != 64<<10 {
-				t.Errorf("stats: got %d messages, %d bytes in; want 1, %d", st.MessagesIn, st.BytesIn, 64<<10)
-			}
-		})
-	}
+		compress := md.compress
+		ext := resp.Header.Get("Sec-Websocket-Extensions")
+		if got := strings.Contains(ext, "permessage-deflate"); got != compress {
+			t.Fatalf("Sec-WebSocket-Extensions %q: negotiated %v, want %v", ext, got, compress)
+		}
+		atLimit := bytes.Repeat([]byte("a"), 64<<10)
+		enginetest.Write(t, ws, websocket.BinaryMessage, atLimit)
+		if _, got := enginetest.Read(t, ws); !bytes.Equal(got, atLimit) {
+			t.Fatalf("64 KiB message: got %d bytes back, want %d", len(got), len(atLimit))
+		}
+		// Compressed, a megabyte of zeros is about a kilobyte on the
+		// wire, so only a check after decompression stops it.
+		tooBig := make([]byte, 64<<10+1)
+		if compress {
+			tooBig = make([]byte, 1<<20)
+		}
+		enginetest.Write(t, ws, websocket.BinaryMessage, tooBig)
+		ce, msgs := enginetest.ReadClose(t, ws)
+		if ce.Code != websocket.CloseMessageTooBig {
+			t.Errorf("got close %d %q, want 1009", ce.Code, ce.Text)
+		}
+		if len(msgs) > 0 {
+			t.Errorf("got %d messages back, want none", len(msgs))
+		}
+		id := rec.waitOpen(t).ID()
+		if e := rec.waitClose(t, id); e.code != websocket.CloseMessageTooBig {
+			t.Errorf("Close handler: got %d, want 1009", e.code)
+		}
+		if n := len(rec.eventsOf(id)); n != 3 { // open, the 64 KiB message, close
+			t.Errorf("handler saw %d events %v, want open, one message, close", n, rec.eventsOf(id))
+		}
+		st := srv.Mounts()[0].Stats()
+		if st.MessagesIn != 1 || st.BytesIn != 64<<10 {
+			t.Errorf("stats: got %d messages, %d bytes in; want 1, %d", st.MessagesIn, st.BytesIn, 64<<10)
+		}
+	})
 }
 
 func TestHealthHandler(t *testing.T) {

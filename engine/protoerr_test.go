@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"strings"
@@ -10,52 +9,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/enginetest"
 )
-
-// readMode is one way the server reads: its raw read of the socket (tcp),
-// through its buffer without the raw read (tls), through gorilla's own
-// buffer (a read buffer of 256 bytes or less), and with permessage-deflate.
-type readMode struct {
-	name     string
-	tls      bool
-	compress bool
-	readBuf  int
-}
-
-var readModes = []readMode{
-	{name: "tcp"},
-	{name: "tls", tls: true},
-	{name: "small-read-buffer", readBuf: 128},
-	{name: "compression", compress: true},
-}
-
-// dial starts a server in mode m with handler h and dials it; the
-// client's raw bytes go to the returned connection's NetConn.
-func (m readMode) dial(t *testing.T, h engine.Handler) *websocket.Conn {
-	t.Helper()
-	cfg := mountOf(h, func(mc *engine.MountConfig) {
-		mc.Compression = m.compress
-		mc.ReadBufferSize = m.readBuf
-	})
-	var roots *tls.Config
-	if m.tls {
-		cert := enginetest.SelfSigned(t)
-		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
-		roots = &tls.Config{RootCAs: cert.Pool}
-	}
-	_, url := newTestServer(t, cfg)
-	if m.tls {
-		url = "wss" + strings.TrimPrefix(url, "ws")
-	}
-	d := &websocket.Dialer{HandshakeTimeout: enginetest.Timeout, TLSClientConfig: roots, EnableCompression: m.compress}
-	ws, _, err := enginetest.DialWith(t, d, url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	return ws
-}
 
 // clientFrame is a masked client frame: first byte b0, then payload; a
 // length >= 0 is put in the header instead of len(payload) (64-bit form).
@@ -119,75 +74,71 @@ func TestProtocolErrors(t *testing.T) {
 		{"cut F4 then 90", [][]byte{clientFrame(0x01, []byte("κόσμε\xf4"), -1), clientFrame(0x00, []byte("\x90"), -1)}, nil, websocket.CloseInvalidFramePayloadData, false},
 		{"invalid utf-8 in one frame", [][]byte{text("x"), text("a\xffb")}, []string{"x"}, websocket.CloseInvalidFramePayloadData, false},
 	}
-	for _, m := range readModes {
-		t.Run(m.name, func(t *testing.T) {
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					if tt.plain && m.compress {
-						t.Skip("RSV1 marks a compressed frame")
-					}
-					if m.readBuf > 0 && tt.code == websocket.CloseProtocolError {
-						// Known limit: gorilla reads the frames through its
-						// own buffer, which the engine cannot look ahead in.
-						t.Skip("a read buffer of 256 bytes or less: gorilla fails bad frames itself")
-					}
-					ws := m.dial(t, echoHandler{})
-					var burst []byte
-					for _, b := range tt.bytes {
-						burst = append(burst, b...)
-					}
-					if _, err := ws.NetConn().Write(burst); err != nil {
-						t.Fatalf("write: %v", err)
-					}
-					_ = ws.SetReadDeadline(time.Now().Add(enginetest.Timeout))
-					var got []string
-					for {
-						_, p, err := ws.ReadMessage()
-						var ce *websocket.CloseError
-						if errors.As(err, &ce) {
-							if ce.Code != tt.code {
-								t.Errorf("close code %d (%q), want %d", ce.Code, ce.Text, tt.code)
-							}
-							break
+	run(t, func(t *testing.T, m mode) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if tt.plain && m.compress {
+					t.Skip("RSV1 marks a compressed frame")
+				}
+				if m.readBuf > 0 && tt.code == websocket.CloseProtocolError {
+					// Known limit: gorilla reads the frames through its
+					// own buffer, which the engine cannot look ahead in.
+					t.Skip("a read buffer of 256 bytes or less: gorilla fails bad frames itself")
+				}
+				ws := m.dialHandler(t, echoHandler{})
+				var burst []byte
+				for _, b := range tt.bytes {
+					burst = append(burst, b...)
+				}
+				if _, err := ws.NetConn().Write(burst); err != nil {
+					t.Fatalf("write: %v", err)
+				}
+				_ = ws.SetReadDeadline(time.Now().Add(enginetest.Timeout))
+				var got []string
+				for {
+					_, p, err := ws.ReadMessage()
+					var ce *websocket.CloseError
+					if errors.As(err, &ce) {
+						if ce.Code != tt.code {
+							t.Errorf("close code %d (%q), want %d", ce.Code, ce.Text, tt.code)
 						}
-						if err != nil {
-							t.Fatalf("read: %v (echoes so far %q), want a close frame %d", err, got, tt.code)
-						}
-						got = append(got, string(p))
+						break
 					}
-					if strings.Join(got, "|") != strings.Join(tt.want, "|") {
-						t.Errorf("echoes %q, want %q before the close", got, tt.want)
+					if err != nil {
+						t.Fatalf("read: %v (echoes so far %q), want a close frame %d", err, got, tt.code)
 					}
-				})
-			}
-		})
-	}
+					got = append(got, string(p))
+				}
+				if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+					t.Errorf("echoes %q, want %q before the close", got, tt.want)
+				}
+			})
+		}
+	})
 }
 
 // TestSplitCharacter: a character cut between fragments is valid UTF-8.
 func TestSplitCharacter(t *testing.T) {
-	for _, m := range readModes {
-		t.Run(m.name, func(t *testing.T) {
-			ws := m.dial(t, echoHandler{})
-			msg := "κόσμε \U0010ffff é"
-			var burst []byte
-			for i := 0; i < len(msg); i++ { // one byte a fragment
-				b0 := byte(0)
-				if i == 0 {
-					b0 = 0x01
-				}
-				if i == len(msg)-1 {
-					b0 |= 0x80
-				}
-				burst = append(burst, clientFrame(b0, []byte{msg[i]}, -1)...)
+	run(t, func(t *testing.T, m mode) {
+		ws := m.dialHandler(t, echoHandler{})
+		msg := "κόσμε \U0010ffff é"
+		var burst []byte
+		for i := 0; i < len(msg); i++ { // one byte a fragment
+			b0 := byte(0)
+			if i == 0 {
+				b0 = 0x01
 			}
-			if _, err := ws.NetConn().Write(burst); err != nil {
-				t.Fatalf("write: %v", err)
+			if i == len(msg)-1 {
+				b0 |= 0x80
 			}
-			_ = ws.SetReadDeadline(time.Now().Add(enginetest.Timeout))
-			if got := enginetest.ReadText(t, ws); got != msg {
-				t.Errorf("got %q, want %q", got, msg)
-			}
-		})
-	}
+			burst = append(burst, clientFrame(b0, []byte{msg[i]}, -1)...)
+		}
+		if _, err := ws.NetConn().Write(burst); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(enginetest.Timeout))
+		if got := enginetest.ReadText(t, ws); got != msg {
+			t.Errorf("got %q, want %q", got, msg)
+		}
+	})
 }

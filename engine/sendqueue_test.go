@@ -2,15 +2,12 @@ package engine_test
 
 import (
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,70 +16,6 @@ import (
 	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/enginetest"
 )
-
-// writeMode is one way the server writes: over raw TCP (the inline
-// writes of a Flusher), over TLS (through a writer goroutine), or with
-// permessage-deflate (gorilla's frames).
-type writeMode struct {
-	name     string
-	tls      bool
-	compress bool
-}
-
-var writeModes = []writeMode{{name: "tcp"}, {name: "tls", tls: true}, {name: "compression", compress: true}}
-
-// forWriteModes runs f over every writeMode.
-func forWriteModes(t *testing.T, f func(t *testing.T, m writeMode)) {
-	for _, m := range writeModes {
-		t.Run(m.name, func(t *testing.T) { f(t, m) })
-	}
-}
-
-// serve starts cfg's server in mode m and returns it, its URL and a
-// dialer for it. A dialer made with slow set asks for a small receive
-// buffer, so that a client that never reads fills the socket sooner.
-func (m writeMode) serve(t *testing.T, cfg engine.Config) (*engine.Server, string, func(slow bool) *websocket.Dialer) {
-	t.Helper()
-	var roots *tls.Config
-	if m.tls {
-		cert := enginetest.SelfSigned(t)
-		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
-		roots = &tls.Config{RootCAs: cert.Pool}
-	}
-	for i := range cfg.Mounts {
-		cfg.Mounts[i].Compression = m.compress
-	}
-	srv, url := newTestServer(t, cfg)
-	if m.tls {
-		url = "wss" + strings.TrimPrefix(url, "ws")
-	}
-	dialer := func(slow bool) *websocket.Dialer {
-		nd := &net.Dialer{}
-		if slow {
-			nd.Control = func(_, _ string, rc syscall.RawConn) error {
-				return rc.Control(func(fd uintptr) {
-					_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
-				})
-			}
-		}
-		return &websocket.Dialer{
-			HandshakeTimeout:  enginetest.Timeout,
-			TLSClientConfig:   roots,
-			EnableCompression: m.compress,
-			NetDialContext:    nd.DialContext,
-		}
-	}
-	return srv, url, dialer
-}
-
-func (m writeMode) dial(t *testing.T, d *websocket.Dialer, url string) *websocket.Conn {
-	t.Helper()
-	ws, _, err := enginetest.DialWith(t, d, url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	return ws
-}
 
 // peakRecorder is a recorder that notes the most bytes a connection had
 // queued after each of the handler's sends.
@@ -133,7 +66,7 @@ func TestSendQueueBytes(t *testing.T) {
 			}()
 		}},
 	}
-	forWriteModes(t, func(t *testing.T, mode writeMode) {
+	run(t, func(t *testing.T, md mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				const bound = 4 * size // the default with the default MaxMessageSize
@@ -156,8 +89,8 @@ func TestSendQueueBytes(t *testing.T) {
 					}
 					flooded <- nil
 				}
-				srv, url, dialer := mode.serve(t, mountOf(rec))
-				ws := mode.dial(t, dialer(true), url)
+				s := md.serve(t, mountOf(rec))
+				ws := s.dialWith(t, s.dialer(true), s.url)
 				id := rec.waitOpen(t).ID()
 				tt.flood(t, ws)
 
@@ -175,7 +108,7 @@ func TestSendQueueBytes(t *testing.T) {
 				if e := rec.waitClose(t, id); e.code != websocket.ClosePolicyViolation || e.reason != "send queue full" {
 					t.Errorf("Close: got %d %q, want 1008 \"send queue full\"", e.code, e.reason)
 				}
-				if n := srv.Mounts()[0].Stats().SlowConsumerCloses; n != 1 {
+				if n := s.Mounts()[0].Stats().SlowConsumerCloses; n != 1 {
 					t.Errorf("SlowConsumerCloses: got %d, want 1", n)
 				}
 			})
@@ -210,7 +143,7 @@ func TestSendQueueBytesOneLargeMessage(t *testing.T) {
 // buffers, which loopback makes megabytes large, are full), long before
 // the write timeout could.
 func TestSlowConsumerAmongReaders(t *testing.T) {
-	forWriteModes(t, func(t *testing.T, mode writeMode) {
+	run(t, func(t *testing.T, md mode) {
 		const (
 			readers = 20
 			most    = 1000 // 10 s of broadcasts at most; the slow one goes after about 3 s
@@ -219,22 +152,22 @@ func TestSlowConsumerAmongReaders(t *testing.T) {
 			timeout = 30 * time.Second // WriteTimeout: the slow one must go well before
 		)
 		rec := newRecorder()
-		srv, url, dialer := mode.serve(t, mountOf(rec, func(mc *engine.MountConfig) {
+		s := md.serve(t, mountOf(rec, func(mc *engine.MountConfig) {
 			mc.SendQueueBytes = 2 << 20 // 128 broadcasts: a reader on a busy machine may lag behind by a second
 			mc.WriteTimeout = timeout
 		}))
-		m := srv.Mounts()[0]
-		slow := mode.dial(t, dialer(true), url)
+		m := s.Mounts()[0]
+		slow := s.dialWith(t, s.dialer(true), s.url)
 		_ = slow // never read
 		slowID := rec.waitOpen(t).ID()
 		conns := make([]*websocket.Conn, readers)
 		for i := range conns {
-			d := dialer(false)
+			d := s.dialer(false)
 			// Only the slow one compresses: 20 clients inflating 16 KiB of
 			// noise every 10 ms, on a busy machine, would fall behind and
 			// be closed as slow consumers themselves.
 			d.EnableCompression = false
-			conns[i] = mode.dial(t, d, url)
+			conns[i] = s.dialWith(t, d, s.url)
 			rec.waitOpen(t)
 		}
 

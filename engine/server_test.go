@@ -60,10 +60,12 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-func TestShutdown(t *testing.T) {
+func TestShutdown(t *testing.T) { run(t, testShutdown) }
+
+func testShutdown(t *testing.T, md mode) {
 	rec := newRecorder()
 	rec.onMessage = echo
-	srv, url := newTestServer(t, mountOf(rec))
+	srv := md.serve(t, mountOf(rec))
 
 	type result struct {
 		ce  *websocket.CloseError
@@ -72,7 +74,7 @@ func TestShutdown(t *testing.T) {
 	var ids []uint64
 	var results []chan result
 	for range 2 {
-		ws := dial(t, url)
+		ws := srv.dial(t)
 		ids = append(ids, rec.waitOpen(t).ID())
 		ch := make(chan result, 1)
 		results = append(results, ch)
@@ -117,7 +119,7 @@ func TestShutdown(t *testing.T) {
 			t.Fatalf("client %d: no close frame", i)
 		}
 	}
-	if ws, _, err := websocket.DefaultDialer.Dial(url, nil); err == nil {
+	if ws, _, err := srv.dialer(false).Dial(srv.url, nil); err == nil {
 		ws.Close()
 		t.Errorf("dial after Shutdown: got a connection, want an error")
 	}
