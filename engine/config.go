@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/luaws/luaws/engine/broker"
-	"github.com/luaws/luaws/engine/serializer"
 )
 
 // Config configures a [Server]. The zero value of each field means its
@@ -60,8 +59,6 @@ type MountConfig struct {
 	Path string
 	// Handler is the application. Required.
 	Handler Handler
-	// Serializer names the wire format: "none" (default) or "json".
-	Serializer string
 	// Subprotocols lists the subprotocols this mount speaks, in preference
 	// order, used when the handshake does not pick one.
 	Subprotocols []string
@@ -163,9 +160,6 @@ func (c MountConfig) withDefaults() MountConfig {
 	if c.Path == "" {
 		c.Path = DefaultMountPath
 	}
-	if c.Serializer == "" {
-		c.Serializer = serializer.None
-	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
@@ -202,9 +196,6 @@ func (c MountConfig) validate() error {
 	}
 	if c.Handler == nil {
 		return errors.New("mount " + c.Path + ": no handler")
-	}
-	if _, err := serializer.Lookup(c.Serializer); err != nil {
-		return fmt.Errorf("mount %s: %w", c.Path, err)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/luaws/luaws/engine/broker"
-	"github.com/luaws/luaws/engine/serializer"
 )
 
 // Mount is one WebSocket endpoint of a [Server] and the registry of its
@@ -18,7 +17,6 @@ import (
 type Mount struct {
 	cfg      MountConfig
 	srv      *Server
-	ser      serializer.Serializer
 	upgrader websocket.Upgrader
 	log      *slog.Logger
 	entry    http.Handler // the HTTP middleware around upgrade
@@ -36,11 +34,9 @@ type Mount struct {
 }
 
 func newMount(s *Server, cfg MountConfig) *Mount {
-	ser, _ := serializer.Lookup(cfg.Serializer) // validated
 	m := &Mount{
 		cfg:   cfg,
 		srv:   s,
-		ser:   ser,
 		log:   s.log.With(LogKeyMount, cfg.Path),
 		conns: make(map[uint64]*Conn),
 
@@ -78,9 +74,6 @@ var writeBufferPool = &sync.Pool{}
 
 // Path returns the mount path.
 func (m *Mount) Path() string { return m.cfg.Path }
-
-// Serializer returns the mount's serializer.
-func (m *Mount) Serializer() serializer.Serializer { return m.ser }
 
 // Logger returns the mount's logger.
 func (m *Mount) Logger() *slog.Logger { return m.log }

@@ -46,7 +46,6 @@ func TestNewValidates(t *testing.T) {
 		{"no mounts", engine.Config{}, "no mounts"},
 		{"no handler", engine.Config{Mounts: []engine.MountConfig{{Path: "/ws"}}}, "no handler"},
 		{"relative path", mountOf(echoHandler{}, func(mc *engine.MountConfig) { mc.Path = "ws" }), "must start with /"},
-		{"bad serializer", mountOf(echoHandler{}, func(mc *engine.MountConfig) { mc.Serializer = "xml" }), "unknown serializer"},
 		{"twice", engine.Config{Mounts: []engine.MountConfig{{Handler: echoHandler{}}, {Path: "/ws", Handler: echoHandler{}}}}, "mounted twice"},
 		{"bad pattern", mountOf(echoHandler{}, func(mc *engine.MountConfig) { mc.Path = "/ws{" }), "bad path"},
 	}

@@ -108,8 +108,7 @@ func pushSendResult(L *lua.LState, err error) int {
 // type and an owned payload. Misuse raises a Lua error naming fn.
 func (v *vm) encodeArg(L *lua.LState, n int, fn string) (int, []byte) {
 	val := v.plainValue(L, L.CheckAny(n))
-	em := v.w.m.em.Load()
-	if em != nil && em.Serializer().Name() == "json" {
+	if v.w.m.json {
 		buf, err := v.encode(val)
 		if err != nil {
 			L.RaiseError("%s: %s", fn, err.Error())

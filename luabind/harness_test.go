@@ -28,8 +28,8 @@ type testServer struct {
 type serverOpts struct {
 	serializer string
 	workers    int
-	mount      engine.MountConfig // Path, limits; Handler and Serializer are filled in
-	lua        luabind.Options    // Watch, ...; Script and Workers are filled in, Logger when nil
+	mount      engine.MountConfig // Path, limits; Handler is filled in
+	lua        luabind.Options    // Watch, ...; Script, Serializer and Workers are filled in, Logger when nil
 	log        io.Writer          // also gets the server's log lines (e.g. an *enginetest.Buffer), besides t.Output()
 	config     engine.Config      // server limits; Logger and Mounts are filled in
 	broker     broker.Broker      // nil: none
@@ -48,7 +48,7 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 	}
 	log := enginetest.Logger(t, slog.LevelDebug, also...)
 	lo := o.lua
-	lo.Script, lo.Workers = script, o.workers
+	lo.Script, lo.Serializer, lo.Workers = script, o.serializer, o.workers
 	if lo.Logger == nil {
 		lo.Logger = log
 	}
@@ -59,7 +59,6 @@ func newTestServer(t testing.TB, script string, o serverOpts) *testServer {
 	t.Cleanup(lm.Stop) // after the server has shut down
 	mc := o.mount
 	mc.Handler = lm
-	mc.Serializer = o.serializer
 	ec := o.config
 	ec.Logger, ec.Mounts = log, []engine.MountConfig{mc}
 	if o.broker != nil {

@@ -2,9 +2,12 @@ package luabind_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaws/luaws/luabind"
 )
 
 func TestEchoScript(t *testing.T) {
@@ -64,5 +67,19 @@ func TestIDsNeverReused(t *testing.T) {
 			t.Fatalf("got id %s, want %d", got, want)
 		}
 		closeNormally(t, c, websocket.CloseNormalClosure, "")
+	}
+}
+
+// TestUnknownSerializer: New refuses a serializer it does not speak and
+// names the choices.
+func TestUnknownSerializer(t *testing.T) {
+	for _, name := range []string{"", "none", "json"} {
+		if err := luabind.CheckSerializer(name); err != nil {
+			t.Errorf("CheckSerializer(%q): got %v, want nil", name, err)
+		}
+	}
+	_, err := luabind.New(luabind.Options{Script: "../examples/echo/echo.lua", Serializer: "xml"})
+	if err == nil || !strings.Contains(err.Error(), `unknown serializer "xml" (want none or json)`) {
+		t.Fatalf("New with serializer xml: got %v, want an error naming none and json", err)
 	}
 }

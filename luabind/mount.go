@@ -22,6 +22,7 @@ import (
 // Mount's methods concurrently.
 type Mount struct {
 	opts    Options
+	json    bool // Options.Serializer is json
 	log     *slog.Logger
 	em      atomic.Pointer[engine.Mount]
 	workers []*worker
@@ -50,11 +51,14 @@ func New(opts Options) (*Mount, error) {
 	if opts.Script == "" {
 		return nil, errors.New("no script given")
 	}
+	if err := CheckSerializer(opts.Serializer); err != nil {
+		return nil, err
+	}
 	prog, err := Compile(opts.Script)
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{opts: opts, log: opts.Logger.With(engine.LogKeyScript, opts.Script),
+	m := &Mount{opts: opts, json: opts.Serializer == SerializerJSON, log: opts.Logger.With(engine.LogKeyScript, opts.Script),
 		pen: newPenalties(opts.BanAfterStops, opts.BanDuration)}
 	m.prog.Store(prog)
 	for i := range opts.Workers {
@@ -83,6 +87,14 @@ func New(opts Options) (*Mount, error) {
 // Bind tells the Mount which engine mount it serves, for
 // luaws.connections, luaws.get and luaws.broadcast.
 func (m *Mount) Bind(em *engine.Mount) { m.em.Store(em) }
+
+// Serializer returns the name of the mount's serializer: "none" or "json".
+func (m *Mount) Serializer() string {
+	if m.json {
+		return SerializerJSON
+	}
+	return SerializerNone
+}
 
 // Program returns the program the workers run.
 func (m *Mount) Program() *Program { return m.prog.Load() }

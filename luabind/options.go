@@ -14,6 +14,9 @@ type Options struct {
 	// Workers is the number of Lua VMs, each on its own goroutine.
 	// Defaults to 1.
 	Workers int
+	// Serializer is the wire format of the mount's messages:
+	// [SerializerNone] (the default) or [SerializerJSON].
+	Serializer string
 	// HandlerTimeout bounds one handler or timer call: past it the call
 	// is stopped with an error and, for a connection's handler, the
 	// connection is closed with 1011. Defaults to 1 s.

@@ -272,7 +272,7 @@ func (w *worker) message(v *vm, ev event) {
 	// The message's bytes are ours (engine.Message) and nothing writes to
 	// them again: Lua sees them as a string without a copy.
 	var msg lua.LValue = lua.LString(unsafe.String(unsafe.SliceData(ev.data), len(ev.data)))
-	if ev.typ == websocket.TextMessage && cs.conn.Mount().Serializer().Name() == "json" {
+	if ev.typ == websocket.TextMessage && w.m.json {
 		decoded, err := v.codec.Decode(ev.data)
 		if err != nil {
 			if v.h.malformed == nil {

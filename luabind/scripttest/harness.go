@@ -219,7 +219,7 @@ func (h *harness) luaServer(L *lua.LState) int {
 	}
 	s.em = s.srv.Mounts()[0]
 	s.lm.Bind(s.em)
-	s.path, s.ser = s.em.Path(), s.em.Serializer().Name()
+	s.path, s.ser = s.em.Path(), s.lm.Serializer()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		s.lm.Stop()

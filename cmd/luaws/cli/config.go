@@ -14,7 +14,7 @@ import (
 
 	"github.com/luaws/luaws/engine"
 	"github.com/luaws/luaws/engine/middleware"
-	"github.com/luaws/luaws/engine/serializer"
+	"github.com/luaws/luaws/luabind"
 )
 
 // Config is everything serve needs, from flags or luaws.toml. Field docs
@@ -402,8 +402,8 @@ func decodeMount(t *table, defaults MountConfig, rel func(string) string) MountC
 		t.fileExists("script", mc.Script)
 	}
 	t.str("serializer", &mc.Serializer)
-	if _, err := serializer.Lookup(mc.Serializer); mc.Serializer != "" && err != nil {
-		t.fail("serializer", "want none or json, got %q", mc.Serializer)
+	if err := luabind.CheckSerializer(mc.Serializer); err != nil {
+		t.fail("serializer", "%v", err)
 	}
 	if v, ok := t.get("workers"); ok {
 		switch v := v.(type) {

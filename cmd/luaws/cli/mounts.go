@@ -23,6 +23,7 @@ func mountOptions(mc MountConfig, watch bool, mlog *slog.Logger) (luabind.Option
 	}
 	lo := luabind.Options{
 		Script:         mc.Script,
+		Serializer:     mc.Serializer,
 		Workers:        mc.Workers,
 		HandlerTimeout: mc.HandlerTimeout,
 		BanAfterStops:  mc.BanAfterStops,
@@ -32,7 +33,6 @@ func mountOptions(mc MountConfig, watch bool, mlog *slog.Logger) (luabind.Option
 	}
 	emc := engine.MountConfig{
 		Path:           mc.Path,
-		Serializer:     mc.Serializer,
 		MaxMessageSize: mc.MaxMessageSize,
 		SendQueueSize:  mc.SendQueueSize,
 		SendQueueBytes: mc.SendQueueBytes,

@@ -325,8 +325,8 @@ func (f *serveFlags) apply(cfg *Config, set map[string]bool) error {
 			return &usageError{msg: "--max-message-size: " + err.Error()}
 		}
 	}
-	if set["serializer"] && f.serializer != "none" && f.serializer != "json" {
-		return &usageError{msg: fmt.Sprintf("--serializer %q: want none or json", f.serializer)}
+	if err := luabind.CheckSerializer(f.serializer); set["serializer"] && err != nil {
+		return &usageError{msg: "--serializer: " + err.Error()}
 	}
 	for i := range cfg.Mounts {
 		mc := &cfg.Mounts[i]

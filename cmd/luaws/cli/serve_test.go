@@ -99,7 +99,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--static", filepath.Join(dir, "nope"), app}, "luaws: --static " + filepath.Join(dir, "nope") + ": no such directory"},
 		{[]string{"--workers", "0", app}, "luaws: --workers \"0\": want a number from 1 or auto"},
 		{[]string{"--max-message-size", "big", app}, "luaws: --max-message-size: bad size \"big\""},
-		{[]string{"--serializer", "xml", app}, "luaws: --serializer \"xml\": want none or json"},
+		{[]string{"--serializer", "xml", app}, "luaws: --serializer: unknown serializer \"xml\" (want none or json)"},
 		{[]string{filepath.Join(dir, "nope.lua")}, "luaws: " + filepath.Join(dir, "nope.lua") + ": no such file"},
 	} {
 		var stdout, stderr bytes.Buffer
