@@ -4,7 +4,6 @@ package engine
 const (
 	LogKeyConn       = "conn"
 	LogKeyMount      = "mount"
-	LogKeyScript     = "script"
 	LogKeyRemoteAddr = "remote_addr"
 	LogKeyCode       = "code"
 	LogKeyReason     = "reason"
@@ -12,6 +11,4 @@ const (
 	LogKeyPath       = "path"
 	LogKeyStatus     = "status"
 	LogKeyDuration   = "duration"
-	LogKeyFiles      = "files"   // a reload's script and modules
-	LogKeyOutcome    = "outcome" // a reload's result: "ok" or "refused"
 )

@@ -58,7 +58,7 @@ func New(opts Options) (*Mount, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mount{opts: opts, json: opts.Serializer == SerializerJSON, log: opts.Logger.With(engine.LogKeyScript, opts.Script),
+	m := &Mount{opts: opts, json: opts.Serializer == SerializerJSON, log: opts.Logger.With(logKeyScript, opts.Script),
 		pen: newPenalties(opts.BanAfterStops, opts.BanDuration)}
 	m.prog.Store(prog)
 	for i := range opts.Workers {

@@ -58,22 +58,22 @@ func (m *Mount) Reload(reason string) error {
 	m.watchPrograms(old, prog)
 	if err != nil {
 		m.reloadsRefused.Add(1)
-		m.log.Error("reload refused, old version still live", engine.LogKeyOutcome, "refused",
-			engine.LogKeyReason, reason, engine.LogKeyFiles, files,
+		m.log.Error("reload refused, old version still live", logKeyOutcome, "refused",
+			engine.LogKeyReason, reason, logKeyFiles, files,
 			engine.LogKeyDuration, time.Since(start), engine.LogKeyError, err.Error())
 		return err
 	}
 	if err := m.swap(vms); err != nil {
 		m.reloadsRefused.Add(1)
-		m.log.Error("reload refused, old version still live", engine.LogKeyOutcome, "refused",
-			engine.LogKeyReason, reason, engine.LogKeyFiles, files,
+		m.log.Error("reload refused, old version still live", logKeyOutcome, "refused",
+			engine.LogKeyReason, reason, logKeyFiles, files,
 			engine.LogKeyDuration, time.Since(start), engine.LogKeyError, err.Error())
 		return err
 	}
 	m.noteHandlers(&vms[0].h)
 	m.prog.Store(prog)
 	m.reloadsOK.Add(1)
-	m.log.Info("reloaded", engine.LogKeyOutcome, "ok", engine.LogKeyReason, reason, engine.LogKeyFiles, files,
+	m.log.Info("reloaded", logKeyOutcome, "ok", engine.LogKeyReason, reason, logKeyFiles, files,
 		engine.LogKeyDuration, time.Since(start))
 	return nil
 }

@@ -148,7 +148,7 @@ func (v *vm) runTimer(tm *timer) {
 		delete(v.timers, tm)
 	}
 	if err := v.call(tm.fn, tm.handle); err != nil {
-		log := v.w.log.With(engine.LogKeyScript, v.prog.Path, engine.LogKeyError, err.Msg, "traceback", err.Traceback)
+		log := v.w.log.With(logKeyScript, v.prog.Path, engine.LogKeyError, err.Msg, "traceback", err.Traceback)
 		if err.Stopped {
 			log.Error("timer stopped")
 			v.cancelTimer(tm)

@@ -299,7 +299,7 @@ func (w *worker) callConn(cs *connState, fn *lua.LFunction, args ...lua.LValue) 
 		if err.Stopped {
 			msg = "handler stopped"
 		}
-		cs.conn.Logger().Error(msg, engine.LogKeyScript, w.vm.prog.Path, "worker", w.id,
+		cs.conn.Logger().Error(msg, logKeyScript, w.vm.prog.Path, "worker", w.id,
 			engine.LogKeyError, err.Msg, "traceback", err.Traceback)
 		if err.Stopped { // counted first: the client may answer the close at once
 			w.m.penalize(cs.conn.Request().RemoteAddr)
