@@ -154,9 +154,16 @@ func TestFlushersShareConn(t *testing.T) {
 }
 
 // TestFlusherBroadcast: a broadcast through a Flusher reaches every
-// connection but the one excepted, in order with the messages sent before
-// and after it, with more connections than a Flush writes by itself.
+// connection but the one excepted, and a publish every subscriber (all but
+// that one), in order with the messages sent before and after it, with
+// more connections than a Flush writes by itself.
 func TestFlusherBroadcast(t *testing.T) {
+	for _, via := range []string{"broadcast", "publish"} {
+		t.Run(via, func(t *testing.T) { testFlusherBroadcast(t, via) })
+	}
+}
+
+func testFlusherBroadcast(t *testing.T, via string) {
 	rec := newRecorder()
 	srv, url := newTestServer(t, mountOf(rec))
 	m := srv.Mount("/ws")
@@ -168,14 +175,28 @@ func TestFlusherBroadcast(t *testing.T) {
 		conns[i] = rec.waitOpen(t)
 	}
 	except := conns[0]
+	if via == "publish" {
+		for _, c := range conns[1:] {
+			if err := c.Subscribe("news"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	var fl engine.Flusher
 	for round := range 3 {
 		for _, c := range conns {
 			_ = fl.Send(c, websocket.TextMessage, []byte(fmt.Sprintf("before %d", round)))
 		}
-		got, err := fl.Broadcast(m, websocket.TextMessage, []byte(fmt.Sprintf("all %d", round)), except.ID())
+		msg := []byte(fmt.Sprintf("all %d", round))
+		var got int
+		var err error
+		if via == "publish" {
+			got, err = fl.Publish(m, "news", websocket.TextMessage, msg)
+		} else {
+			got, err = fl.Broadcast(m, websocket.TextMessage, msg, except.ID())
+		}
 		if err != nil || got != n-1 {
-			t.Fatalf("Broadcast: got %d, %v, want %d, nil", got, err, n-1)
+			t.Fatalf("%s: got %d, %v, want %d, nil", via, got, err, n-1)
 		}
 		for _, c := range conns {
 			_ = c.Send(websocket.TextMessage, []byte(fmt.Sprintf("after %d", round)))

@@ -126,13 +126,26 @@ func (m *Mount) Subscribers(topic string) int {
 // nodes, and the broker's failure is logged and shown in its status.
 // The engine keeps data; the caller must not change it afterwards.
 func (m *Mount) Publish(topic string, messageType int, data []byte) (int, error) {
+	return m.publish(topic, messageType, data, nil)
+}
+
+// Publish is [Mount.Publish] through fl, as [Flusher.Broadcast] is
+// [Mount.Broadcast].
+func (fl *Flusher) Publish(m *Mount, topic string, messageType int, data []byte) (int, error) {
+	return m.publish(topic, messageType, data, fl)
+}
+
+func (m *Mount) publish(topic string, messageType int, data []byte, fl *Flusher) (int, error) {
 	if err := checkTopic(topic); err != nil {
 		return 0, err
 	}
 	if err := checkType(messageType); err != nil {
 		return 0, err
 	}
-	n := m.deliverTopic(topic, messageType, data)
+	n := m.deliverTopic(topic, messageType, data, fl)
+	if fl != nil {
+		fl.broadcast = true
+	}
 	m.toBroker(kindPublish, topic, messageType, data)
 	return n, nil
 }
@@ -143,23 +156,24 @@ func (m *Mount) Publish(topic string, messageType int, data []byte) (int, error)
 // connection of this node only). The frame is encoded once per node. It
 // returns how many connections of this node it was queued for.
 func (m *Mount) Broadcast(messageType int, data []byte, except uint64) (int, error) {
-	if err := checkType(messageType); err != nil {
-		return 0, err
-	}
-	n := m.deliverAll(messageType, data, except, nil)
-	m.toBroker(kindBroadcast, "", messageType, data)
-	return n, nil
+	return m.broadcast(messageType, data, except, nil)
 }
 
 // Broadcast is [Mount.Broadcast] through fl: the messages wait for
 // fl.Flush, which writes each connection's without waking its writer when
 // the socket takes it at once (see [Flusher]).
 func (fl *Flusher) Broadcast(m *Mount, messageType int, data []byte, except uint64) (int, error) {
+	return m.broadcast(messageType, data, except, fl)
+}
+
+func (m *Mount) broadcast(messageType int, data []byte, except uint64, fl *Flusher) (int, error) {
 	if err := checkType(messageType); err != nil {
 		return 0, err
 	}
 	n := m.deliverAll(messageType, data, except, fl)
-	fl.broadcast = true
+	if fl != nil {
+		fl.broadcast = true
+	}
 	m.toBroker(kindBroadcast, "", messageType, data)
 	return n, nil
 }
@@ -171,8 +185,9 @@ func checkType(messageType int) error {
 	return nil
 }
 
-// deliverTopic queues one prepared message (see prepare) to topic's local subscribers.
-func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
+// deliverTopic queues one prepared message (see prepare) to topic's local
+// subscribers, through fl if it is not nil.
+func (m *Mount) deliverTopic(topic string, messageType int, data []byte, fl *Flusher) int {
 	t := &m.topics
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -186,7 +201,7 @@ func (m *Mount) deliverTopic(topic string, messageType int, data []byte) int {
 	}
 	n := 0
 	for c := range set {
-		if c.enqueue(f, nil) == nil {
+		if c.enqueue(f, fl) == nil {
 			n++
 		}
 	}
@@ -329,7 +344,7 @@ func (m *Mount) fromBroker(payload []byte) {
 	}
 	switch e.kind {
 	case kindPublish:
-		m.deliverTopic(e.topic, e.messageType, e.data)
+		m.deliverTopic(e.topic, e.messageType, e.data, nil)
 	case kindBroadcast:
 		m.deliverAll(e.messageType, e.data, 0, nil)
 	}

@@ -111,6 +111,10 @@ func (v *vm) luaPublish(L *lua.LState) int {
 	em := v.mount(L)
 	topic := checkTopic(L, 1)
 	typ, data := v.encodeArg(L, 2, "publish")
+	if v.live {
+		n, err := v.w.flusher.Publish(em, topic, typ, data) // written when the worker has no event left, as a broadcast is
+		return pushCount(L, n, err)
+	}
 	n, err := em.Publish(topic, typ, data)
 	return pushCount(L, n, err)
 }
