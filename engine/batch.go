@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -43,10 +44,14 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchBuf); retu
 type batchConn struct {
 	net.Conn
 
-	mu        sync.Mutex
-	holding   bool
-	framing   bool // the 101 is out: what is written now is frames
-	closeSent bool // a close frame went out: see writeData
+	mu      sync.Mutex
+	holding bool
+	framing bool // the 101 is out: what is written now is frames
+	// frameRest is how much of the last frame started by a Write is still
+	// to come in later Writes: gorilla writes a long frame's payload with
+	// a Write of its own on a conn that is not a *net.TCPConn (TLS).
+	frameRest int64
+	closeSent bool // a close frame went out: see Write
 	deflate   bool // the 101 agreed on permessage-deflate
 	// closeCh is closed once the close frame is written (closeWrote);
 	// made by closeWritten.
@@ -192,7 +197,7 @@ func (b *batchConn) tryControl(w *rawWriter, p []byte) int {
 		return controlNotWritten
 	}
 	defer b.mu.Unlock()
-	if !b.framing || b.closeSent || b.buf != nil {
+	if !b.framing || b.closeSent || b.buf != nil || b.frameRest != 0 {
 		return controlNotWritten
 	}
 	switch n, _ := w.write(b.raw, p); {
@@ -243,21 +248,26 @@ func (b *batchConn) flushLocked() error {
 // control frame is never held: it may come from another goroutine than
 // the writer (a pong, the close frame that answers the peer's, a
 // keepalive ping), which counts on it being sent when Write returns, e.g.
-// before it closes the socket. (gorilla writes a frame's header with its
-// first bytes; a later Write with the rest of a long payload may look like
-// a control frame too, which only writes the batch early.)
+// before it closes the socket. Write follows the frames gorilla writes
+// (see frames), so it knows which Write starts a control frame and when
+// a close frame went out, whichever code sent it.
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	control := false
 	switch {
-	case b.framing && len(p) > 0 && p[0]&0x0f == 0x08 && !b.closeSent:
-		b.closeSent = true
-		b.closeSentA.Store(true)
-		defer b.closeDone() // once written
-	case !b.framing && bytes.Contains(p, []byte("\r\nSec-WebSocket-Extensions: permessage-deflate")):
+	case b.framing:
+		var closing bool
+		control, closing = b.frames(p)
+		if closing && !b.closeSent {
+			b.closeSent = true
+			b.closeSentA.Store(true)
+			defer b.closeDone() // once written
+		}
+	case bytes.Contains(p, []byte("\r\nSec-WebSocket-Extensions: permessage-deflate")):
 		b.deflate = true // gorilla writes the 101 with one Write
 	}
-	if b.holding && (len(p) == 0 || p[0]&0x08 == 0) { // not a control frame (opcode 8 and up)
+	if b.holding && !control {
 		if b.buf != nil && len(*b.buf)+len(p) > batchMax {
 			if err := b.flushLocked(); err != nil {
 				return 0, err
@@ -275,6 +285,39 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return b.Conn.Write(p)
+}
+
+// frames follows the server frames in p, one Write of gorilla's: the
+// rest of the payload of a frame an earlier Write started, then whole
+// frames, the last of which may go on in the next Write. gorilla writes a
+// frame's header in one Write, with the payload or before it. control
+// reports whether p starts a control frame; closing, whether a close
+// frame starts in p.
+func (b *batchConn) frames(p []byte) (control, closing bool) {
+	rest := b.frameRest
+	if rest >= int64(len(p)) {
+		b.frameRest = rest - int64(len(p))
+		return false, false
+	}
+	for i := int(rest); i < len(p); {
+		op, head, n, ok := parseServerHeader(p[i:])
+		if !ok {
+			b.frameRest = 0 // a cut header: never written by gorilla
+			return control, closing
+		}
+		if i == 0 {
+			control = op >= websocket.CloseMessage
+		}
+		closing = closing || op == websocket.CloseMessage
+		end := int64(i) + int64(head) + n
+		if end > int64(len(p)) {
+			b.frameRest = end - int64(len(p))
+			return control, closing
+		}
+		i = int(end)
+	}
+	b.frameRest = 0
+	return control, closing
 }
 
 // closeWritten returns a channel that is closed once a close frame has
@@ -305,7 +348,7 @@ func (b *batchConn) closeDone() {
 }
 
 // upgraded tells b that the handshake's response is written: from now on
-// every Write starts a frame (see writeData).
+// what is written is frames (see Write).
 func (b *batchConn) upgraded() {
 	b.mu.Lock()
 	b.framing = true
@@ -316,10 +359,10 @@ func (b *batchConn) upgraded() {
 // rather than through gorilla's writer (which takes its lock and a pooled
 // buffer, and allocates to give the buffer back, for every message): held
 // like Write's, or written at once. Only uncompressed frames are written
-// this way; every other frame gorilla writes with one Write (control and
-// prepared frames), so Write sees each frame's first byte and knows when a
-// close frame went out (gorilla's, answering the peer's, or ours): after
-// it, writeData fails with websocket.ErrCloseSent, as gorilla's writes do.
+// this way; every other frame goes through gorilla and Write, which
+// follows the frames and knows when a close frame went out (gorilla's,
+// answering the peer's, or ours): after it, writeData fails with
+// websocket.ErrCloseSent, as gorilla's writes do.
 func (b *batchConn) writeData(typ int, data []byte) error {
 	var hb [maxFrameHeader]byte
 	head := frameHeader(hb[:0], typ, len(data))
@@ -359,6 +402,35 @@ func frameHeader(dst []byte, typ, n int) []byte {
 		return append(dst, 126, byte(n>>8), byte(n))
 	}
 	return append(dst, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// parseServerHeader reads the header of the unmasked frame at the start
+// of p: its opcode, the header's length and the payload's; ok is false if
+// p holds only part of a header.
+func parseServerHeader(p []byte) (op, head int, n int64, ok bool) {
+	if len(p) < 2 {
+		return 0, 0, 0, false
+	}
+	op, head, n = int(p[0]&0x0f), 2, int64(p[1]&0x7f)
+	switch n {
+	case 126:
+		head += 2
+	case 127:
+		head += 8
+	}
+	if p[1]&0x80 != 0 {
+		head += 4 // masked: never from a server, but the length stays right
+	}
+	if len(p) < head {
+		return 0, 0, 0, false
+	}
+	switch n {
+	case 126:
+		n = int64(binary.BigEndian.Uint16(p[2:]))
+	case 127:
+		n = int64(binary.BigEndian.Uint64(p[2:]) & (1<<63 - 1))
+	}
+	return op, head, n, true
 }
 
 // SetWriteDeadline passes t on unless it is the deadline already set:

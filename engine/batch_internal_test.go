@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection.
@@ -161,4 +163,44 @@ func TestBatchConnTryNeverWaits(t *testing.T) {
 	}
 	client.Close()
 	<-blocked
+}
+
+// TestBatchConnFollowsFrames: Write knows which Write starts a control
+// frame and when a close frame goes out, also when gorilla writes a long
+// payload with a Write of its own (as it does over TLS) whose first byte
+// looks like a close frame's.
+func TestBatchConnFollowsFrames(t *testing.T) {
+	closeFrame := frameHeader(nil, websocket.CloseMessage, 2)
+	closeFrame = append(closeFrame, 0x03, 0xe8)
+	lookalike := append([]byte{0x88}, bytes.Repeat([]byte{0x88}, 299)...) // payload bytes that look like a close frame
+	tests := []struct {
+		name        string
+		writes      [][]byte
+		wantControl []bool
+		wantClosed  bool
+	}{
+		{"one data frame", [][]byte{append(frameHeader(nil, websocket.BinaryMessage, 300), lookalike...)}, []bool{false}, false},
+		{"header, then payload", [][]byte{frameHeader(nil, websocket.BinaryMessage, 300), lookalike}, []bool{false, false}, false},
+		{"header and part, then the rest", [][]byte{append(frameHeader(nil, websocket.BinaryMessage, 300), lookalike[:10]...), lookalike[10:]}, []bool{false, false}, false},
+		{"64 KiB payload after its header", [][]byte{frameHeader(nil, websocket.BinaryMessage, 70000), bytes.Repeat([]byte{0x88}, 70000)}, []bool{false, false}, false},
+		{"data, then close", [][]byte{frameHeader(nil, websocket.BinaryMessage, 300), lookalike, closeFrame}, []bool{false, false, true}, true},
+		{"ping is control", [][]byte{frameHeader(nil, websocket.PingMessage, 0)}, []bool{true}, false},
+		{"two frames in one write, the second a close", [][]byte{append(append(frameHeader(nil, websocket.TextMessage, 1), 'x'), closeFrame...)}, []bool{false}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &batchConn{framing: true}
+			closed := false
+			for i, p := range tt.writes {
+				control, closing := b.frames(p)
+				closed = closed || closing
+				if control != tt.wantControl[i] {
+					t.Errorf("write %d: control %v, want %v", i, control, tt.wantControl[i])
+				}
+			}
+			if closed != tt.wantClosed || b.frameRest != 0 {
+				t.Errorf("closed %v, %d bytes still to come; want closed %v, 0", closed, b.frameRest, tt.wantClosed)
+			}
+		})
+	}
 }
