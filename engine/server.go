@@ -135,6 +135,25 @@ func (s *Server) Wrap(wrap func(http.Handler) http.Handler) {
 	s.http.Handler = wrap(s.http.Handler)
 }
 
+// ServeHTTP serves one request that another http.Server accepted, as
+// Serve would: through [Server.Wrap]'s middleware to the mount or the
+// [Server.Handle] handler at its path. It lets a Go program with its own
+// http.Server (and listener, TLS and timeouts) mount the server's routes
+// in its own mux. A WebSocket it upgrades counts against
+// Config.MaxConnections and is closed and waited for by
+// [Server.Shutdown]; the plain HTTP connection it came on is the other
+// server's, so Config's HandshakeTimeout, HTTPIdleTimeout and
+// MaxHeaderBytes (as a bound of the request) are that server's to set.
+// Once Shutdown has begun, every request gets 503 "shutting down", as a
+// refused handshake does, without reaching a mount.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.isClosing() {
+		writeErrorReply(w, defaultErrorReply(&HandshakeError{Reason: ReasonShuttingDown, Status: http.StatusServiceUnavailable}), 0)
+		return
+	}
+	s.http.Handler.ServeHTTP(w, r)
+}
+
 // Serve accepts connections on ln until Shutdown. With Config.TLSConfig set
 // it serves TLS. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {

@@ -163,6 +163,7 @@ func luaFind(L *lua.LState, s, pattern string) bool {
 // luabind.Mount, as luaws serve would.
 type server struct {
 	h      *harness
+	lh     *luabind.Handler
 	lm     *luabind.Mount
 	srv    *engine.Server
 	em     *engine.Mount
@@ -207,22 +208,16 @@ func (h *harness) luaServer(L *lua.LState) int {
 	}
 	lo.Watch = false
 	lo.Logger = log
-	s.lm, err = luabind.New(lo)
+	s.lh, err = luabind.NewHandler(luabind.HandlerOptions{Options: lo, Mount: emc, Server: engine.Config{Logger: log}})
 	if err != nil {
 		fail(L, "t.server: %v", err)
 	}
-	emc.Handler = s.lm
-	s.srv, err = engine.New(engine.Config{Logger: log, Mounts: []engine.MountConfig{emc}})
-	if err != nil {
-		s.lm.Stop()
-		fail(L, "t.server: %v", err)
-	}
+	s.lm, s.srv = s.lh.Mounts()[0], s.lh.Server()
 	s.em = s.srv.Mounts()[0]
-	s.lm.Bind(s.em)
 	s.path, s.ser = s.em.Path(), s.lm.Serializer()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		s.lm.Stop()
+		_ = s.lh.Shutdown(context.Background())
 		fail(L, "t.server: %v", err)
 	}
 	s.addr = ln.Addr().String()
@@ -242,9 +237,8 @@ func (s *server) shutdown() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 		defer cancel()
-		s.srv.Shutdown(ctx)
+		s.lh.Shutdown(ctx) // closes the listener: Serve returns
 		<-s.served
-		s.lm.Stop()
 	})
 }
 

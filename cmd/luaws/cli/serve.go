@@ -410,12 +410,6 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		defer b.Close()
 	}
 
-	var scripts []*luabind.Mount
-	defer func() {
-		for _, m := range scripts {
-			m.Stop()
-		}
-	}()
 	ecfg := engine.Config{
 		Logger:                log,
 		ShutdownTimeout:       cfg.ShutdownTimeout,
@@ -427,27 +421,22 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 		TLSConfig:             tlsConfig,
 		Broker:                b,
 	}
+	var specs []luabind.MountSpec
 	for _, mc := range cfg.Mounts {
-		mlog := log.With(engine.LogKeyMount, mc.Path)
-		lo, emc, err := mountOptions(mc, !cfg.NoWatch, mlog)
+		lo, emc, err := mountOptions(mc, !cfg.NoWatch, log.With(engine.LogKeyMount, mc.Path))
 		if err != nil {
 			return printError(stderr, err)
 		}
-		lm, err := luabind.New(lo)
-		if err != nil {
-			return printError(stderr, err)
-		}
-		scripts = append(scripts, lm)
-		emc.Handler = lm
-		ecfg.Mounts = append(ecfg.Mounts, emc)
+		specs = append(specs, luabind.MountSpec{Options: lo, Mount: emc})
 	}
-	srv, err := engine.New(ecfg)
+	lh, err := luabind.NewHandler(luabind.HandlerOptions{Mounts: specs, Server: ecfg})
 	if err != nil {
 		return printError(stderr, err)
 	}
-	for i, lm := range scripts {
-		lm.Bind(srv.Mounts()[i])
-	}
+	// Stops the scripts when serve returns before the end (a bad static
+	// folder, a taken port); after the Shutdown below it returns at once.
+	defer func() { _ = lh.Shutdown(context.Background()) }()
+	srv := lh.Server()
 	for prefix, dir := range cfg.Static {
 		fh, err := staticHandler(dir, cfg.StaticOptions)
 		if err != nil {
@@ -545,10 +534,10 @@ wait:
 			if tlsFiles != nil {
 				tlsFiles.reload(log)
 			}
-			reloadAll(scripts)
+			reloadAll(lh.Mounts())
 		}
 	}
-	if err := srv.Shutdown(context.Background()); err != nil {
+	if err := lh.Shutdown(context.Background()); err != nil {
 		log.Error("shutdown", engine.LogKeyError, err)
 		code = ExitFailure
 	}
