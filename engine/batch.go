@@ -59,9 +59,8 @@ type batchConn struct {
 	closeWrote bool
 	closeSentA atomic.Bool // closeSent, for the reader without mu
 	// The reader's raw read (rawread.go), in what would be padding: reading
-	// is set while the reader is in it; fd and drained are the reader's own.
+	// is set while the reader is in it; fd is the reader's own.
 	reading  atomic.Bool
-	drained  bool    // the last read took all the socket held
 	fd       int32   // the socket, while reading
 	buf      *[]byte // pooled while holding, or bytes a tryFlush left
 	deadline int64   // last write deadline given to Conn, in Unix ns; 0 for none

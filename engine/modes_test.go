@@ -73,7 +73,7 @@ type modeServer struct {
 // serve starts cfg's server in mode m: TLS with a fresh self-signed
 // certificate, and each mount's compression and read buffer set as the
 // mode says (a read buffer the test set itself is kept).
-func (m mode) serve(t *testing.T, cfg engine.Config) *modeServer {
+func (m mode) serve(t testing.TB, cfg engine.Config) *modeServer {
 	t.Helper()
 	s := &modeServer{mode: m}
 	if m.tls {
@@ -115,13 +115,13 @@ func (s *modeServer) dialer(slow bool) *websocket.Dialer {
 }
 
 // dial connects to s's first mount, failing the test if it cannot.
-func (s *modeServer) dial(t *testing.T) *websocket.Conn {
+func (s *modeServer) dial(t testing.TB) *websocket.Conn {
 	t.Helper()
 	return s.dialWith(t, s.dialer(false), s.url)
 }
 
 // dialWith connects to url with d, failing the test if it cannot.
-func (s *modeServer) dialWith(t *testing.T, d *websocket.Dialer, url string) *websocket.Conn {
+func (s *modeServer) dialWith(t testing.TB, d *websocket.Dialer, url string) *websocket.Conn {
 	t.Helper()
 	ws, _, err := enginetest.DialWith(t, d, url, nil)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *modeServer) dialWith(t *testing.T, d *websocket.Dialer, url string) *we
 }
 
 // dialHandler starts a one-mount server for h in mode m and dials it.
-func (m mode) dialHandler(t *testing.T, h engine.Handler) *websocket.Conn {
+func (m mode) dialHandler(t testing.TB, h engine.Handler) *websocket.Conn {
 	t.Helper()
 	return m.serve(t, mountOf(h)).dial(t)
 }

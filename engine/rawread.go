@@ -182,14 +182,11 @@ func (c *Conn) readBuffered(h Handler, idler ReadIdler) bool {
 		case frameOther:
 			return true
 		}
-		if c.bc.drained {
-			// The last read took all there was: whatever comes next, the
-			// runtime will see, so wait without looking.
-			c.bc.drained = false
-			c.readIdle(idler)
-			return false
-		}
-		_, err := c.br.Peek(c.br.Buffered() + 1) // one read(2), in batchConn.Read
+		// One read(2), in batchConn.Read, also after a read that took all
+		// the socket held: the end of the stream (FIN) may have come with
+		// those bytes, in the same readiness event, and the runtime's
+		// edge-triggered poller would not report it again.
+		_, err := c.br.Peek(c.br.Buffered() + 1)
 		switch {
 		case err == errWouldBlock:
 			c.readIdle(idler)
@@ -227,7 +224,6 @@ func (b *batchConn) Read(p []byte) (int, error) {
 		case n == 0 && len(p) > 0:
 			return 0, io.EOF
 		}
-		b.drained = n < len(p)
 		return n, nil
 	}
 }

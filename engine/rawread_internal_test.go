@@ -151,7 +151,7 @@ func TestCloseInRawRead(t *testing.T) {
 }
 
 // TestRawRead checks batchConn.Read inside the raw read: one system call
-// that never waits, and drained set when it took all the socket held.
+// that never waits.
 func TestRawRead(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -209,15 +209,15 @@ func TestRawRead(t *testing.T) {
 		t.Fatalf("nothing sent: got %d, %v; want 0, errWouldBlock", n, err)
 	}
 	send(5)
-	if n, err := readSome(10); n != 5 || err != nil || !b.drained {
-		t.Fatalf("5 bytes into 10: got %d, %v, drained %v; want 5, nil, true", n, err, b.drained)
+	if n, err := readSome(10); n != 5 || err != nil {
+		t.Fatalf("5 bytes into 10: got %d, %v; want 5, nil", n, err)
 	}
 	send(20)
-	if n, err := readSome(10); n != 10 || err != nil || b.drained {
-		t.Fatalf("20 bytes into 10: got %d, %v, drained %v; want 10, nil, false", n, err, b.drained)
+	if n, err := readSome(10); n != 10 || err != nil {
+		t.Fatalf("20 bytes into 10: got %d, %v; want 10, nil", n, err)
 	}
-	if n, err := read(make([]byte, 16)); n != 10 || err != nil || !b.drained {
-		t.Fatalf("the other 10 into 16: got %d, %v, drained %v; want 10, nil, true", n, err, b.drained)
+	if n, err := read(make([]byte, 16)); n != 10 || err != nil {
+		t.Fatalf("the other 10 into 16: got %d, %v; want 10, nil", n, err)
 	}
 	client.Close()
 	if _, err := readSome(10); err != io.EOF {
@@ -384,5 +384,34 @@ func TestReadPathsRandom(t *testing.T) {
 	}
 	if got := pongs.Load(); int(got) != pings {
 		t.Errorf("got %d pongs, want %d", got, pings)
+	}
+}
+
+// TestEndWithLastBytes: a peer that sends a message and closes its socket
+// at once (the FIN in the same segment, or the same readiness event, as
+// the message's bytes) is seen to go without waiting for anything else:
+// no ping, no respawn (here an hour away) rescues the reader.
+func TestEndWithLastBytes(t *testing.T) {
+	h := &closeRecorder{opened: make(chan *Conn, 1), closed: make(chan [2]any, 1)}
+	url := startMount(t, MountConfig{Handler: h, respawnIdle: time.Hour, PingInterval: time.Hour})
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	<-h.opened
+	msg := []byte{0x81, 0x82, 0, 0, 0, 0, 'h', 'i'} // "hi", masked with a zero key
+	nc := ws.NetConn().(*net.TCPConn)
+	if _, err := nc.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.CloseWrite()
+	select {
+	case got := <-h.closed:
+		if got[0] != websocket.CloseAbnormalClosure {
+			t.Errorf("Close: got %v, want 1006", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Close 10 s after the peer's FIN: the reader never saw the end of the stream")
 	}
 }
