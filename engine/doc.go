@@ -42,9 +42,8 @@
 // with a [Flusher] and write them itself when it is done, as far as each
 // socket takes them without waiting, so that no writer is woken at all.
 // One goroutine per mount, while it has connections, sends the keepalive
-// pings and ends idle writers. A reader that has taken everything its
-// socket held waits for more without first reading again to find nothing
-// (Conn.readRaw), so an answered message costs a read and a write.
+// pings and ends idle writers. A reader whose messages arrive whole takes
+// them from its own buffer without gorilla's reader (Conn.readRaw).
 //
 // # Memory
 //

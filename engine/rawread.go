@@ -9,20 +9,21 @@ import (
 	"syscall"
 )
 
-// Reading without the failed read. A Go reader that has answered a
-// message reads again, gets EAGAIN, and only then waits for the socket: the
-// runtime forgets, at the start of every Read, whether bytes came since the
-// last one, so a read must look. That is a system call per message that
-// finds nothing (a third of an echo's). A connection whose socket has a
-// file descriptor, and which reads through its own buffer, instead stays in
-// one syscall.RawConn.Read for as long as its messages arrive whole: there
-// the runtime does remember, so when a read took everything the socket
-// held (it came back short), the reader waits for the next bytes without
-// looking first, as nginx does. The messages run in that read, on the
-// reader goroutine as before, and the keepalive's pongs are taken there;
-// anything else (a ping or close frame, a fragment, a message longer than
-// the read buffer, a failed socket) goes back to serve's reads, through
-// gorilla, which then come back here.
+// Reading in place. A connection whose socket has a file descriptor, and
+// which reads through its own buffer, stays in one syscall.RawConn.Read for
+// as long as its messages arrive whole: the engine unmasks each whole data
+// frame from the read buffer itself and runs its message there, on the
+// reader goroutine, and the keepalive's pongs are taken there; anything
+// else (a ping or close frame, a fragment, a message longer than the read
+// buffer, a failed socket) goes back to serve's reads, through gorilla,
+// which then come back here.
+//
+// A read that came back short is followed by one more, which finds
+// nothing (EAGAIN) before the reader waits, as Go's own net.Conn does: the
+// peer's FIN may have come with its last bytes, and the runtime's
+// edge-triggered poller reports the two as one readiness, so waiting
+// without that read would miss the end of the stream (nginx learns of it
+// from EPOLLRDHUP, which Go's poller does not pass on).
 
 // errWouldBlock is a raw read that found nothing: the reader waits.
 var errWouldBlock = errors.New("engine: read would block")

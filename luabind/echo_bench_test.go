@@ -1,11 +1,13 @@
 package luabind_test
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/luaws/luaws/engine/enginetest"
 	"github.com/luaws/luaws/engine/enginetest/baseline"
 	"github.com/luaws/luaws/luabind"
 )
@@ -21,7 +24,8 @@ import (
 // plain gorilla echo server (a ReadMessage/WriteMessage loop; with json,
 // encoding/json decodes and encodes each message), in alternating rounds
 // over 32 client connections that keep 1 or 8 messages of 64 bytes in
-// flight each. (JSON with 8 in flight is BenchmarkJSONEcho/workers=1.)
+// flight each; tls/ is the raw echo over wss:// on both sides (crypto/tls).
+// (JSON with 8 in flight is BenchmarkJSONEcho/workers=1.)
 // Metrics as in BenchmarkJSONEcho: x-gorilla is the wall time ratio,
 // x-gorilla-cpu the ratio of process CPU per message, clients included
 // (luaws bench --server-pid measures the server alone).
@@ -30,19 +34,33 @@ func BenchmarkEcho(b *testing.B) {
 		name       string
 		serializer string
 		inflight   int
-		gorilla    func(*testing.B) string
+		tls        bool                         // both servers terminate TLS (crypto/tls), the clients dial wss://
+		reply      func([]byte) ([]byte, error) // the gorilla echo's (baseline.Echo)
 	}{
-		{"raw/inflight=1", "none", 1, startGorillaRawEcho},
-		{"raw/inflight=8", "none", 8, startGorillaRawEcho},
-		{"json/inflight=1", "json", 1, startGorillaJSONEcho},
+		{"raw/inflight=1", "none", 1, false, nil},
+		{"raw/inflight=8", "none", 8, false, nil},
+		{"json/inflight=1", "json", 1, false, baseline.Reencode},
+		{"tls/inflight=1", "none", 1, true, nil},
+		{"tls/inflight=8", "none", 8, true, nil},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			load := echoLoad{conns: benchConns, inflight: tc.inflight}
-			gorilla := load.dial(b, tc.gorilla(b))
-			ts := newTestServer(b, "../examples/echo/echo.lua", serverOpts{workers: 1, serializer: tc.serializer,
-				lua: luabind.Options{Logger: slog.New(slog.DiscardHandler)}})
-			lua := load.dial(b, ts.URL)
+			opts := serverOpts{workers: 1, serializer: tc.serializer, lua: luabind.Options{Logger: slog.New(slog.DiscardHandler)}}
+			var serverTLS *tls.Config
+			if tc.tls {
+				cert := enginetest.SelfSigned(b)
+				load.roots = &tls.Config{RootCAs: cert.Pool}
+				serverTLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
+				opts.config.TLSConfig = serverTLS.Clone()
+			}
+			gorilla := load.dial(b, serveBench(b, baseline.Echo(tc.reply), serverTLS))
+			ts := newTestServer(b, "../examples/echo/echo.lua", opts)
+			url := ts.URL
+			if tc.tls {
+				url = "wss" + strings.TrimPrefix(url, "ws")
+			}
+			lua := load.dial(b, url)
 			compareEcho(b, load, gorilla, lua)
 		})
 	}
@@ -78,13 +96,18 @@ func compareEcho(b *testing.B, load echoLoad, gorilla, lua []*websocket.Conn) {
 }
 
 // echoLoad is conns client connections with inflight messages each.
-type echoLoad struct{ conns, inflight int }
+type echoLoad struct {
+	conns, inflight int
+	roots           *tls.Config // trusts the servers' certificate, for wss://
+}
 
 func (l echoLoad) dial(b *testing.B, url string) []*websocket.Conn {
 	b.Helper()
+	d := *websocket.DefaultDialer
+	d.TLSClientConfig = l.roots
 	conns := make([]*websocket.Conn, l.conns)
 	for i := range conns {
-		c, _, err := websocket.DefaultDialer.Dial(url, nil)
+		c, _, err := d.Dial(url, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -136,29 +159,21 @@ func (l echoLoad) run(b *testing.B, conns []*websocket.Conn, n int) cost {
 	return cost{wall: time.Since(start), cpu: processCPU() - cpu}
 }
 
-// startGorillaRawEcho serves gorilla's echo example: each message is
-// written back as it came.
-func startGorillaRawEcho(b *testing.B) string {
-	return startGorillaEcho(b, nil)
-}
-
-// startGorillaEcho serves the plain gorilla/websocket echo, writing back
-// reply(message) for each message (the message itself if reply is nil).
-func startGorillaEcho(b *testing.B, reply func([]byte) ([]byte, error)) string {
-	b.Helper()
-	return serveBench(b, baseline.Echo(reply))
-}
-
-// serveBench serves h on 127.0.0.1 until the benchmark ends.
-func serveBench(b *testing.B, h http.Handler) string {
+// serveBench serves h on 127.0.0.1 until the benchmark ends, over TLS
+// (wss://) when tlsConfig is not nil.
+func serveBench(b *testing.B, h http.Handler, tlsConfig *tls.Config) string {
 	b.Helper()
 	srv := &http.Server{Handler: h}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	go srv.Serve(ln)
 	b.Cleanup(func() { srv.Close() })
+	if tlsConfig != nil {
+		go srv.Serve(tls.NewListener(ln, tlsConfig))
+		return "wss://" + ln.Addr().String() + "/"
+	}
+	go srv.Serve(ln)
 	return "ws://" + ln.Addr().String() + "/"
 }
 
@@ -280,5 +295,5 @@ func (f *fanout) broadcast(b *testing.B, i int) (time.Duration, time.Duration) {
 // the protocol of scripts/bench_broadcast.lua (baseline.Hub).
 func startGorillaHub(b *testing.B) string {
 	b.Helper()
-	return serveBench(b, baseline.NewHub())
+	return serveBench(b, baseline.NewHub(), nil)
 }

@@ -71,5 +71,5 @@ func processCPU() time.Duration {
 // each message with encoding/json and encodes it back, as a Go server
 // without luaws would.
 func startGorillaJSONEcho(b *testing.B) string {
-	return startGorillaEcho(b, baseline.Reencode)
+	return serveBench(b, baseline.Echo(baseline.Reencode), nil)
 }
