@@ -70,6 +70,7 @@ type Conn struct {
 	idleTimer     *time.Timer  // IdleTimeout; set before the first read, guarded by mu after
 	lastMessage   atomic.Int64 // UnixNano of the last data message, with IdleTimeout
 	activeAt      atomic.Int64 // the mount clock when the reader last ran Message; 0 or respawnAsked (respawn.go)
+	waiting       atomic.Bool  // the reader waits in waitReadable (respawn.go)
 
 	topics map[string]struct{} // guarded by mount.topics.mu
 }
@@ -304,7 +305,12 @@ func (c *Conn) serve() {
 			c.readIdle(idler)
 		}
 		if c.br != nil && c.br.Buffered() == 0 {
+			c.waiting.Store(true)
 			c.waitReadable()
+			if c.leaveWait() {
+				go c.serve()
+				return
+			}
 		}
 		typ, data, err := c.readMessage()
 		if err != nil && errors.Is(err, errTooBig) {

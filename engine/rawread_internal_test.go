@@ -2,8 +2,16 @@ package engine
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -414,4 +422,99 @@ func TestEndWithLastBytes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no Close 10 s after the peer's FIN: the reader never saw the end of the stream")
 	}
+}
+
+// TestRespawnTLS: a TLS connection's reader, whose goroutine ran the
+// handshake and a handler, starts afresh once the connection is quiet, from
+// its wait in waitReadable, and the connection goes on as before.
+func TestRespawnTLS(t *testing.T) {
+	const quiet = 300 * time.Millisecond
+	cert, roots := testCert(t)
+	h := &closeRecorder{opened: make(chan *Conn, 1), closed: make(chan [2]any, 1)}
+	srv, err := New(Config{
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		Mounts:    []MountConfig{{Handler: echoCloser{h}, respawnIdle: quiet}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}, HandshakeTimeout: 5 * time.Second}
+	ws, _, err := d.Dial("wss://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	c := <-h.opened
+	echo := func(msg string) {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := ws.ReadMessage(); err != nil || string(got) != msg {
+			t.Fatalf("echo %q: got %q, %v", msg, got, err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); c.mount.clock.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the mount's clock never started")
+		}
+	}
+	for round := range 3 {
+		echo(fmt.Sprintf("round %d", round))
+		if c.activeAt.Load() <= 0 {
+			t.Fatalf("activeAt = %d after a message, want the mount clock", c.activeAt.Load())
+		}
+		for deadline := time.Now().Add(5 * time.Second); c.activeAt.Load() != 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the reader never started afresh", round)
+			}
+		}
+	}
+	echo("after")
+	select {
+	case got := <-h.closed:
+		t.Fatalf("the connection closed: %v", got)
+	default:
+	}
+}
+
+// testCert is a self-signed certificate for 127.0.0.1 and a pool that
+// trusts it (enginetest's, which this package's own tests cannot import).
+func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

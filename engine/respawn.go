@@ -13,8 +13,11 @@ import (
 // handler has been quiet for respawnIdle, tend makes its raw read return
 // (a read deadline in the past), and the reader goes on in a new
 // goroutine, on the smallest stack, and ends: the old stack is freed.
-// Only readers in the raw read do this (not TLS): there the read buffer,
-// whatever it holds, carries over, and no read error reaches gorilla.
+// Only readers in the raw read, or waiting for the next message in
+// waitReadable (a TLS connection's wait, whose goroutine also ran the
+// handshake), do this: there the read buffer, whatever it holds, carries
+// over, and no read error reaches gorilla (crypto/tls, too, takes a
+// passed deadline as a temporary error, and its records carry over).
 
 // respawnIdle is how long a connection whose reader ran a handler must be
 // quiet before its reader starts afresh.
@@ -27,7 +30,7 @@ const respawnAsked = -1
 // It writes only when the mount's clock has moved since the last time,
 // and never over a request to respawn (which the reader takes first).
 func (c *Conn) noteActive() {
-	if !c.canReadRaw() {
+	if c.br == nil { // gorilla's own buffer: its reads cannot be undone
 		return
 	}
 	now := c.mount.clock.Load()
@@ -37,12 +40,13 @@ func (c *Conn) noteActive() {
 }
 
 // askRespawn is tend's request to the reader of a connection quiet since
-// the mount clock read active: if the reader is in the raw read, its wait
-// fails at once. (Anywhere else, gorilla could see the failed read, which
-// it takes as the end of the connection.)
+// the mount clock read active: if the reader is in the raw read or in
+// waitReadable, its wait fails at once. (Anywhere else, gorilla could see
+// the failed read, which it takes as the end of the connection.)
 func (c *Conn) askRespawn(active int64) {
 	c.mu.Lock()
-	if c.state.Load() == stateOpen && c.bc.reading.Load() && c.activeAt.CompareAndSwap(active, respawnAsked) {
+	waits := c.bc.reading.Load() || c.waiting.Load()
+	if c.state.Load() == stateOpen && waits && c.activeAt.CompareAndSwap(active, respawnAsked) {
 		_ = c.ws.SetReadDeadline(time.Unix(1, 0))
 	}
 	c.mu.Unlock()
@@ -57,6 +61,20 @@ func (c *Conn) leaveRaw() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.bc.reading.Store(false)
+	return c.takeRespawnLocked()
+}
+
+// leaveWait is leaveRaw for waitReadable's wait.
+func (c *Conn) leaveWait() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waiting.Store(false)
+	return c.takeRespawnLocked()
+}
+
+// takeRespawnLocked takes tend's request to start afresh, if it made one,
+// and undoes the read deadline that made the wait fail. c.mu must be held.
+func (c *Conn) takeRespawnLocked() bool {
 	if !c.activeAt.CompareAndSwap(respawnAsked, 0) {
 		return false
 	}
