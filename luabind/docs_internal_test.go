@@ -62,32 +62,7 @@ func moduleNames(t *testing.T) []string {
 // itself (the cases in installConnMeta) and the methods gopher-luar finds.
 func connMembers(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "conn.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		fn, ok := n.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "installConnMeta" {
-			return true
-		}
-		ast.Inspect(fn, func(n ast.Node) bool {
-			if cc, ok := n.(*ast.CaseClause); ok {
-				for _, e := range cc.List {
-					if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						s, _ := strconv.Unquote(lit.Value)
-						names = append(names, s)
-					}
-				}
-			}
-			return true
-		})
-		return false
-	})
-	if len(names) == 0 {
-		t.Fatal("found no conn members in installConnMeta")
-	}
+	names := funcStrings(t, "conn.go", "installConnMeta", false)
 	typ := reflect.TypeFor[*Conn]()
 	for i := range typ.NumMethod() {
 		if name := typ.Method(i).Name; name != "String" {
@@ -96,6 +71,49 @@ func connMembers(t *testing.T) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// funcStrings lists the string literals of the function fn in file: those
+// of its case clauses (a switch on a key), and with calls also the first
+// argument of its RawSetString and RawGetString calls.
+func funcStrings(t *testing.T, file, fn string, calls bool) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	add := func(e ast.Expr) {
+		if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			s, _ := strconv.Unquote(lit.Value)
+			names = append(names, s)
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		fd, ok := n.(*ast.FuncDecl)
+		if !ok || fd.Name.Name != fn {
+			return true
+		}
+		ast.Inspect(fd, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CaseClause:
+				for _, e := range n.List {
+					add(e)
+				}
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && calls && len(n.Args) > 0 &&
+					(sel.Sel.Name == "RawSetString" || sel.Sel.Name == "RawGetString") {
+					add(n.Args[0])
+				}
+			}
+			return true
+		})
+		return false
+	})
+	if len(names) == 0 {
+		t.Fatalf("found no names in %s's %s", file, fn)
+	}
+	return names
 }
 
 // TestDocsLuaAPI checks that the Lua API reference names every name of the
