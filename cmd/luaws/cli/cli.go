@@ -1,5 +1,6 @@
-// Package cli is the luaws command line: serve, check, bench, test, version. It
-// is importable so that tests drive the real CLI in-process through [Main].
+// Package cli is the luaws command line: serve, check, bench, test, types,
+// version. It is importable so that tests drive the real CLI in-process
+// through [Main].
 package cli
 
 import (
@@ -28,6 +29,7 @@ Usage:
   luaws check SCRIPT.lua ...           compile scripts, print file:line errors
   luaws bench [flags] URL              load generator
   luaws test [flags] [PATH...]         run the *_test.lua files of scripts
+  luaws types [DIR]                    write LuaLS definitions for editors
   luaws version
 
 Run "luaws COMMAND -h" for a command's flags.
@@ -49,6 +51,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return bench(ctx, args[1:], stdout, stderr)
 	case "test":
 		return runTests(ctx, args[1:], stdout, stderr)
+	case "types":
+		return types(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "luaws", versionString())
 		return ExitOK

@@ -47,6 +47,7 @@ func TestDocsFlags(t *testing.T) {
 		{"serve", "config.md"},
 		{"bench", "performance.md"},
 		{"test", "config.md"},
+		{"types", "config.md"},
 	}
 	for _, tt := range tests {
 		doc := readDoc(t, tt.doc)
