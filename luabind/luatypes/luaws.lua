@@ -48,13 +48,13 @@
 ---The handlers a script returns; every one is optional. Annotate the
 ---script's table with `---@type luaws.Handlers`.
 ---@class luaws.Handlers
----@field handshake? fun(req: luaws.Request): (boolean|luaws.HandshakeReply|nil), integer?, string? before the 101: nothing or true accepts, false[, status[, body]] rejects (default 403), a table accepts with more
----@field open? fun(conn: luaws.Conn, req: luaws.Request) the connection is open
----@field message? fun(conn: luaws.Conn, msg: any, kind: luaws.Kind) one message, decoded by the mount's serializer
----@field malformed_message? fun(conn: luaws.Conn, raw: string, err: string) a message the serializer could not decode; without it the connection is closed with 1007
----@field close? fun(conn: luaws.Conn, code: integer, reason: string) the connection ended, whatever the cause; runs once
----@field error? fun(req: luaws.Request, err: string, status: integer, detail: string): integer?, table<string, string>?, string? a failed handshake: returns status, headers, body
----@field reload? fun(conn: luaws.Conn) after a hot reload, for each connection, before its next event on the new code
+---@field handshake? fun(req: luaws.Request): (boolean|luaws.HandshakeReply|nil), integer?, string? # before the 101: nothing or true accepts, false[, status[, body]] rejects (default 403), a table accepts with more
+---@field open? fun(conn: luaws.Conn, req: luaws.Request) # the connection is open
+---@field message? fun(conn: luaws.Conn, msg: any, kind: luaws.Kind) # one message, decoded by the mount's serializer
+---@field malformed_message? fun(conn: luaws.Conn, raw: string, err: string) # a message the serializer could not decode; without it the connection is closed with 1007
+---@field close? fun(conn: luaws.Conn, code: integer, reason: string) # the connection ended, whatever the cause; runs once
+---@field error? fun(req: luaws.Request, err: string, status: integer, detail: string): integer?, table<string, string>?, string? # a failed handshake: returns status, headers, body
+---@field reload? fun(conn: luaws.Conn) # after a hot reload, for each connection, before its next event on the new code
 
 ---One WebSocket connection. Fields are read-only; keep your own values in
 ---conn.data.
@@ -282,9 +282,10 @@ function t.log_contains(pattern) end
 local srv = {}
 
 ---Connects a client: the client and the subprotocol chosen, or nil,
----status, body when the handshake is refused.
+---status, body when the handshake is refused. (Typed as a client, so a
+---test that expects the handshake to pass needs no nil check.)
 ---@param args? luaws.ConnectArgs
----@return luaws.TestClient|nil client
+---@return luaws.TestClient client nil when the handshake is refused
 ---@return string|integer subprotocol_or_status
 ---@return string? body
 function srv:connect(args) end
